@@ -1,0 +1,135 @@
+//! Command-line and environment arguments, grouped so each role takes only what it needs.
+//!
+//! Every flag also reads an environment variable (shown in `--help`); `into_settings`
+//! validates once, at start, into the typed settings of `config`.
+
+use clap::Args;
+
+use crate::config::{self, AwsSettings, ConfigError, SecretUrl, Topology};
+use crate::setup::SetupSettings;
+
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS region.
+    #[arg(long = "aws-region", env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Endpoint override, e.g. LocalStack's http://127.0.0.1:45669; unset on AWS.
+    #[arg(long = "aws-endpoint-url", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    pub fn into_settings(&self) -> Result<AwsSettings, ConfigError> {
+        AwsSettings::validate(&self.region, self.endpoint_url.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TopologyArgs {
+    /// Prefix for every topic and queue name, to run several stacks in one account.
+    #[arg(long = "prefix", env = "FULFIL_QUEUE_PREFIX", default_value = "")]
+    pub prefix: String,
+    /// Standard topics and queues instead of FIFO ones.
+    #[arg(long = "standard", env = "FULFIL_STANDARD_QUEUES")]
+    pub standard: bool,
+    /// Receives of one message before SQS moves it to the dead-letter queue.
+    #[arg(
+        long = "max-receive-count",
+        env = "FULFIL_MAX_RECEIVE_COUNT",
+        default_value_t = 5
+    )]
+    pub max_receive_count: u32,
+    /// Seconds a received message stays invisible to other consumers.
+    #[arg(
+        long = "visibility-timeout",
+        env = "FULFIL_VISIBILITY_TIMEOUT",
+        default_value_t = 30
+    )]
+    pub visibility_timeout: u64,
+}
+
+impl TopologyArgs {
+    pub fn into_settings(&self) -> Result<Topology, ConfigError> {
+        Topology::validate(
+            &self.prefix,
+            !self.standard,
+            self.max_receive_count,
+            self.visibility_timeout,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WriteDbArgs {
+    /// The write database (PostgreSQL): orders, stock, inbox, outbox.
+    #[arg(long = "write-database-url", env = "FULFIL_WRITE_DATABASE_URL")]
+    pub write_database_url: String,
+}
+
+impl WriteDbArgs {
+    pub fn into_settings(&self) -> Result<SecretUrl, ConfigError> {
+        config::validate_postgres_url(
+            "FULFIL_WRITE_DATABASE_URL (--write-database-url)",
+            &self.write_database_url,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReadDbArgs {
+    /// The read database (PostgreSQL): the projections the query API serves.
+    #[arg(long = "read-database-url", env = "FULFIL_READ_DATABASE_URL")]
+    pub read_database_url: String,
+}
+
+impl ReadDbArgs {
+    pub fn into_settings(&self) -> Result<SecretUrl, ConfigError> {
+        config::validate_postgres_url(
+            "FULFIL_READ_DATABASE_URL (--read-database-url)",
+            &self.read_database_url,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// Redis: stock locks and the stock cache.
+    #[arg(long = "redis-url", env = "FULFIL_REDIS_URL")]
+    pub redis_url: String,
+    /// Prefix of every Redis key we write.
+    #[arg(
+        long = "redis-key-prefix",
+        env = "FULFIL_REDIS_KEY_PREFIX",
+        default_value = "fulfil:"
+    )]
+    pub key_prefix: String,
+}
+
+impl RedisArgs {
+    pub fn into_settings(&self) -> Result<SecretUrl, ConfigError> {
+        config::validate_redis_url("FULFIL_REDIS_URL (--redis-url)", &self.redis_url)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub write_db: WriteDbArgs,
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+}
+
+impl SetupArgs {
+    pub fn into_settings(&self) -> Result<SetupSettings, ConfigError> {
+        Ok(SetupSettings {
+            aws: self.aws.into_settings()?,
+            topology: self.topology.into_settings()?,
+            write_database_url: self.write_db.into_settings()?,
+            read_database_url: self.read_db.into_settings()?,
+        })
+    }
+}

@@ -1,0 +1,272 @@
+//! Typed settings from flags and environment, validated once at start.
+//!
+//! clap gathers raw strings (each flag also reads its environment variable); the `validate`
+//! functions here turn them into typed settings or a [`ConfigError`] that names the setting
+//! and the offending value, so a typo in a deployment fails at start and says where.
+
+use std::time::Duration;
+
+use url::Url;
+
+/// A setting that could not be used: which one, the value given, and why.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{setting}: {value:?} {reason}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(setting: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self {
+            setting,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A connection URL whose password never reaches logs or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(Url);
+
+impl SecretUrl {
+    /// The full URL, password included, for the driver only.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        shown.to_string()
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Parses `value` as a URL whose scheme is one of `schemes`.
+pub fn validate_url(
+    setting: &'static str,
+    value: &str,
+    schemes: &[&str],
+) -> Result<SecretUrl, ConfigError> {
+    let show = |v: &str| match Url::parse(v) {
+        Ok(u) => SecretUrl(u).redacted(),
+        Err(_) => v.to_owned(),
+    };
+    let url = Url::parse(value)
+        .map_err(|e| ConfigError::new(setting, &show(value), format!("is not a URL ({e})")))?;
+    if !schemes.contains(&url.scheme()) {
+        let expected = schemes
+            .iter()
+            .map(|s| format!("{s}://"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Err(ConfigError::new(
+            setting,
+            &show(value),
+            format!("must start with {expected}"),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new(setting, &show(value), "has no host"));
+    }
+    Ok(SecretUrl(url))
+}
+
+pub fn validate_postgres_url(setting: &'static str, value: &str) -> Result<SecretUrl, ConfigError> {
+    validate_url(setting, value, &["postgres", "postgresql"])
+}
+
+pub fn validate_redis_url(setting: &'static str, value: &str) -> Result<SecretUrl, ConfigError> {
+    validate_url(setting, value, &["redis", "rediss"])
+}
+
+/// The AWS connection: region always, an endpoint override for LocalStack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsSettings {
+    pub fn validate(region: &str, endpoint_url: Option<&str>) -> Result<Self, ConfigError> {
+        let region_ok = !region.is_empty()
+            && region.len() <= 32
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !region_ok {
+            return Err(ConfigError::new(
+                "AWS_REGION (--aws-region)",
+                region,
+                "is not an AWS region name like us-east-1",
+            ));
+        }
+        let endpoint_url = match endpoint_url.filter(|v| !v.is_empty()) {
+            Some(v) => {
+                validate_url(
+                    "AWS_ENDPOINT_URL (--aws-endpoint-url)",
+                    v,
+                    &["http", "https"],
+                )?;
+                Some(v.trim_end_matches('/').to_owned())
+            }
+            None => None,
+        };
+        Ok(Self {
+            region: region.to_owned(),
+            endpoint_url,
+        })
+    }
+}
+
+/// The names and shape of our topics and queues: one place derives every name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub prefix: String,
+    pub fifo: bool,
+    pub max_receive_count: u32,
+    pub visibility_timeout: Duration,
+}
+
+impl Topology {
+    pub fn validate(
+        prefix: &str,
+        fifo: bool,
+        max_receive_count: u32,
+        visibility_timeout_secs: u64,
+    ) -> Result<Self, ConfigError> {
+        let prefix_ok = prefix.len() <= 30
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !prefix_ok {
+            return Err(ConfigError::new(
+                "FULFIL_QUEUE_PREFIX (--prefix)",
+                prefix,
+                "must be at most 30 characters of A-Z a-z 0-9 - _",
+            ));
+        }
+        if !(1..=1000).contains(&max_receive_count) {
+            return Err(ConfigError::new(
+                "FULFIL_MAX_RECEIVE_COUNT (--max-receive-count)",
+                &max_receive_count.to_string(),
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(1..=43_200).contains(&visibility_timeout_secs) {
+            return Err(ConfigError::new(
+                "FULFIL_VISIBILITY_TIMEOUT (--visibility-timeout)",
+                &visibility_timeout_secs.to_string(),
+                "must be between 1 and 43200 seconds",
+            ));
+        }
+        let visibility_timeout = Duration::from_secs(visibility_timeout_secs);
+        Ok(Self {
+            prefix: prefix.to_owned(),
+            fifo,
+            max_receive_count,
+            visibility_timeout,
+        })
+    }
+
+    fn name(&self, base: &str) -> String {
+        let suffix = if self.fifo { ".fifo" } else { "" };
+        format!("{}{base}{suffix}", self.prefix)
+    }
+
+    pub fn commands_topic(&self) -> String {
+        self.name("fulfil-order-commands")
+    }
+    pub fn commands_queue(&self) -> String {
+        self.name("fulfil-order-commands")
+    }
+    pub fn commands_dlq(&self) -> String {
+        self.name("fulfil-order-commands-dlq")
+    }
+    pub fn events_topic(&self) -> String {
+        self.name("fulfil-order-events")
+    }
+    pub fn projector_queue(&self) -> String {
+        self.name("fulfil-projector")
+    }
+    pub fn projector_dlq(&self) -> String {
+        self.name("fulfil-projector-dlq")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_url_with_the_wrong_scheme_names_the_setting_and_value() {
+        let err = validate_postgres_url("FULFIL_WRITE_DATABASE_URL", "mysql://db/x").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "FULFIL_WRITE_DATABASE_URL: \"mysql://db/x\" must start with postgres:// or postgresql://"
+        );
+    }
+
+    #[test]
+    fn a_password_never_appears_in_errors_or_display() {
+        let err = validate_redis_url("FULFIL_REDIS_URL", "http://u:hunter2@h/").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let url = validate_postgres_url("X", "postgres://u:hunter2@h:5/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://u:***@h:5/db");
+        assert!(url.expose().contains("hunter2"));
+    }
+
+    #[test]
+    fn garbage_is_not_a_url() {
+        let err = validate_redis_url("FULFIL_REDIS_URL", "localhost:6379").unwrap_err();
+        assert_eq!(err.setting, "FULFIL_REDIS_URL");
+        assert_eq!(err.value, "localhost:6379");
+    }
+
+    #[test]
+    fn fifo_names_end_in_fifo_and_carry_the_prefix() {
+        let t = Topology::validate("dev-", true, 5, 30).unwrap();
+        assert_eq!(t.commands_queue(), "dev-fulfil-order-commands.fifo");
+        assert_eq!(t.projector_dlq(), "dev-fulfil-projector-dlq.fifo");
+        let s = Topology::validate("", false, 5, 30).unwrap();
+        assert_eq!(s.events_topic(), "fulfil-order-events");
+    }
+
+    #[test]
+    fn a_prefix_with_a_dot_is_refused() {
+        let err = Topology::validate("a.b", true, 5, 30).unwrap_err();
+        assert_eq!(err.value, "a.b");
+        assert!(err.setting.contains("FULFIL_QUEUE_PREFIX"));
+    }
+
+    #[test]
+    fn a_zero_receive_count_is_refused() {
+        assert!(Topology::validate("", true, 0, 30).is_err());
+    }
+
+    #[test]
+    fn region_and_endpoint_are_checked() {
+        assert!(AwsSettings::validate("US East", None).is_err());
+        let err = AwsSettings::validate("us-east-1", Some("ftp://x")).unwrap_err();
+        assert!(err.setting.starts_with("AWS_ENDPOINT_URL"));
+        let ok = AwsSettings::validate("us-east-1", Some("http://127.0.0.1:45669")).unwrap();
+        assert_eq!(ok.endpoint_url.as_deref(), Some("http://127.0.0.1:45669"));
+    }
+}

@@ -1,0 +1,17 @@
+//! fulfil: an asynchronous order-fulfilment worker.
+//!
+//! Commands arrive from SNS through SQS (`queue`), are parsed against contract v1
+//! (`contract`), decided by a pure core (`domain`), and applied under per-product Redis locks
+//! (`lock`, `stock_cache`) to the write database with a transactional outbox (`store`). The
+//! relay publishes the outbox, the projector builds the read database, the API serves it.
+//! Adapters depend on the core, never the other way round.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod contract;
+pub mod db;
+pub mod queue;
+pub mod setup;
+pub mod telemetry;

@@ -1,0 +1,10 @@
+//! The only place that knows the AWS SDK: SQS and SNS clients, the topic/queue topology,
+//! and (with the worker) the consumer and publisher. Everything else sees our own types.
+
+pub mod client;
+pub mod error;
+pub mod topology;
+
+pub use client::AwsClients;
+pub use error::QueueError;
+pub use topology::{Change, ChangeKind};

@@ -1,0 +1,208 @@
+//! The shared integration harness. It starts nothing: it connects to the PostgreSQL, Redis
+//! and LocalStack that `./dev up` started (URLs from `./dev env`, defaulting to the same
+//! ports) and fails loudly, naming the service, its URL and its log file, when one is absent.
+//! Every test gets its own databases, key prefix and queue names, so tests run in parallel.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fulfil::config::{self, AwsSettings, SecretUrl, Topology};
+use fulfil::db::{self, Database};
+use fulfil::queue::AwsClients;
+use fulfil::setup::SetupSettings;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+const WRITE_URL: (&str, &str) = (
+    "FULFIL_WRITE_DATABASE_URL",
+    "postgres://fulfil@127.0.0.1:54329/fulfil_write",
+);
+const READ_URL: (&str, &str) = (
+    "FULFIL_READ_DATABASE_URL",
+    "postgres://fulfil@127.0.0.1:54329/fulfil_read",
+);
+const REDIS_URL: (&str, &str) = ("FULFIL_REDIS_URL", "redis://127.0.0.1:63799");
+const AWS_URL: (&str, &str) = ("AWS_ENDPOINT_URL", "http://127.0.0.1:45669");
+
+fn setting((name, default): (&str, &str)) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn log_file(service: &str, file: &str) -> PathBuf {
+    let dev = std::env::var("FULFIL_DEV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".dev"));
+    dev.join(service).join(file)
+}
+
+/// The one way a missing service fails a test.
+fn unreachable(service: &str, url: &str, log: PathBuf, err: impl std::fmt::Display) -> ! {
+    panic!(
+        "{service} is not reachable at {url}: {err}\n  \
+         start the stack with `./dev up` (or run `./dev test`); {service} log file: {}",
+        log.display()
+    )
+}
+
+/// A short random tag that keeps one test's names apart from every other test's.
+pub fn unique(tag: &str) -> String {
+    format!(
+        "t{}-{tag}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// Polls `check` until it yields `Some`, failing the test with `what` at the deadline.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= until {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// A database of its own for one test, created empty on the dev cluster.
+pub struct TestDb {
+    pub url: SecretUrl,
+    pub name: String,
+}
+
+impl TestDb {
+    /// An empty database (no schema): for tests of migrations and setup.
+    pub async fn empty(kind: Database) -> TestDb {
+        let base = setting(if kind == Database::Write {
+            WRITE_URL
+        } else {
+            READ_URL
+        });
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_pool(&base).await;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} failed: {e}"));
+        admin.close().await;
+        let url = replace_database(&base, &name);
+        TestDb {
+            url: config::validate_postgres_url("test", &url).expect("test URL"),
+            name,
+        }
+    }
+
+    /// A database with its kind's schema applied, and a pool on it.
+    pub async fn migrated(kind: Database) -> (TestDb, PgPool) {
+        let test_db = TestDb::empty(kind).await;
+        let pool = test_db.pool(kind, 8).await;
+        db::migrate(kind, &pool)
+            .await
+            .expect("migrations apply to a fresh database");
+        (test_db, pool)
+    }
+
+    pub async fn pool(&self, kind: Database, max: u32) -> PgPool {
+        db::connect(kind, &self.url, max)
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap_or_else(|e| panic!("bad database URL {url}: {e}"));
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+async fn admin_pool(base: &str) -> PgPool {
+    let url = replace_database(base, "postgres");
+    let connect = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&url);
+    match connect.await {
+        Ok(pool) => pool,
+        Err(e) => unreachable("PostgreSQL", base, log_file("postgres", "postgres.log"), e),
+    }
+}
+
+// ---------------------------------------------------------------- Redis
+
+pub fn redis_url() -> String {
+    setting(REDIS_URL)
+}
+
+/// A connection that gives up after a couple of retries, so an absent Redis fails fast.
+pub async fn redis() -> ConnectionManager {
+    let url = redis_url();
+    let client =
+        redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("bad Redis URL {url}: {e}"));
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_connection_timeout(Some(Duration::from_secs(2)));
+    let mut conn = match client.get_connection_manager_with_config(config).await {
+        Ok(conn) => conn,
+        Err(e) => unreachable("Redis", &url, log_file("redis", "redis.log"), e),
+    };
+    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+    if let Err(e) = pong {
+        unreachable("Redis", &url, log_file("redis", "redis.log"), e)
+    }
+    conn
+}
+
+// ---------------------------------------------------------------- LocalStack
+
+pub fn aws_settings() -> AwsSettings {
+    AwsSettings::validate("us-east-1", Some(&setting(AWS_URL))).expect("AWS settings")
+}
+
+/// SNS and SQS clients on LocalStack, checked with one call so an absent LocalStack fails
+/// here with a clear message instead of deep inside a test. Credentials come from the
+/// environment (`./dev env` exports LocalStack's test ones).
+pub async fn aws() -> AwsClients {
+    let clients = AwsClients::connect(&aws_settings()).await;
+    let probe = tokio::time::timeout(
+        Duration::from_secs(10),
+        clients.sqs.list_queues().max_results(1).send(),
+    )
+    .await;
+    match probe {
+        Ok(Ok(_)) => clients,
+        Ok(Err(e)) => unreachable(
+            "LocalStack",
+            &clients.endpoint,
+            log_file("localstack", "localstack.log"),
+            aws_sdk_sqs::error::DisplayErrorContext(e),
+        ),
+        Err(_) => unreachable(
+            "LocalStack",
+            &clients.endpoint,
+            log_file("localstack", "localstack.log"),
+            "no answer within 10 s",
+        ),
+    }
+}
+
+/// Setup settings for a topology of this test's own, on fresh empty databases.
+pub async fn setup_settings(fifo: bool) -> SetupSettings {
+    let topology = Topology::validate(&unique(""), fifo, 3, 5).expect("topology");
+    SetupSettings {
+        aws: aws_settings(),
+        topology,
+        write_database_url: TestDb::empty(Database::Write).await.url,
+        read_database_url: TestDb::empty(Database::Read).await.url,
+    }
+}

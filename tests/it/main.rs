@@ -1,0 +1,4 @@
+//! Integration tests against the real services `./dev up` started: one binary, one harness.
+
+mod foundation;
+mod harness;
