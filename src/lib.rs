@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod db;
+pub mod lock;
 pub mod queue;
 pub mod setup;
 pub mod telemetry;

@@ -31,7 +31,7 @@ fn setting((name, default): (&str, &str)) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
-fn log_file(service: &str, file: &str) -> PathBuf {
+pub fn log_file(service: &str, file: &str) -> PathBuf {
     let dev = std::env::var("FULFIL_DEV_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".dev"));
@@ -39,7 +39,7 @@ fn log_file(service: &str, file: &str) -> PathBuf {
 }
 
 /// The one way a missing service fails a test.
-fn unreachable(service: &str, url: &str, log: PathBuf, err: impl std::fmt::Display) -> ! {
+pub fn unreachable(service: &str, url: &str, log: PathBuf, err: impl std::fmt::Display) -> ! {
     panic!(
         "{service} is not reachable at {url}: {err}\n  \
          start the stack with `./dev up` (or run `./dev test`); {service} log file: {}",

@@ -2,3 +2,5 @@
 
 mod foundation;
 mod harness;
+mod lock;
+mod lock_support;

@@ -1,0 +1,166 @@
+//! Redis helpers for the lock tests, on top of the shared harness: connects to the Redis the project's scripts started (it starts
+//! nothing), fails loudly naming the URL when it is absent, and gives each test its own key
+//! prefix so tests run in parallel on one server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fulfil::lock::{LockConfig, LockError, StockLock};
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+pub const SHORT: Duration = Duration::from_millis(100);
+
+pub use crate::harness::redis_url;
+
+fn client(url: &str) -> redis::Client {
+    redis::Client::open(url).unwrap_or_else(|e| panic!("bad Redis URL {url}: {e}"))
+}
+
+/// Few reconnection retries, so an absent Redis fails the test in about a second.
+async fn connect(client: redis::Client, url: &str) -> ConnectionManager {
+    let config = redis::aio::ConnectionManagerConfig::new().set_number_of_retries(2);
+    client
+        .get_connection_manager_with_config(config)
+        .await
+        .unwrap_or_else(|e| {
+            crate::harness::unreachable(
+                "Redis",
+                url,
+                crate::harness::log_file("redis", "redis.log"),
+                e,
+            )
+        })
+}
+
+/// One test's view of Redis: a connection and a key prefix no other test uses.
+pub struct Ctx {
+    pub conn: ConnectionManager,
+    prefix: String,
+}
+
+impl Ctx {
+    pub async fn new() -> Self {
+        let url = redis_url();
+        let conn = connect(client(&url), &url).await;
+        let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+        Self { conn, prefix }
+    }
+
+    pub fn lock(&self, lease: Duration, acquire_timeout: Duration) -> StockLock {
+        self.lock_on(self.conn.clone(), lease, acquire_timeout)
+    }
+
+    pub fn lock_on(
+        &self,
+        conn: ConnectionManager,
+        lease: Duration,
+        timeout: Duration,
+    ) -> StockLock {
+        let config = LockConfig {
+            key_prefix: self.prefix.clone(),
+            lease,
+            acquire_timeout: timeout,
+        };
+        StockLock::new(conn, config)
+    }
+
+    pub fn key(&self, kind: &str, product_id: &str) -> String {
+        format!("{}{kind}:{product_id}", self.prefix)
+    }
+
+    pub async fn get(&self, key: &str) -> Option<String> {
+        self.conn.clone().get(key).await.expect("GET")
+    }
+
+    pub async fn set(&self, key: &str, value: &str) {
+        let () = self.conn.clone().set(key, value).await.expect("SET");
+    }
+
+    pub async fn del(&self, key: &str) {
+        let _: i64 = self.conn.clone().del(key).await.expect("DEL");
+    }
+
+    /// Stands in for FLUSHALL without disturbing the other tests on the server; also the
+    /// cleanup at a test's end, since fence counters never expire.
+    pub async fn delete_all_keys(&self) {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        for key in keys {
+            self.del(&key).await;
+        }
+    }
+}
+
+pub async fn wait_until_cancelled(token: &CancellationToken, within: Duration, what: &str) {
+    timeout(within, token.cancelled())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not cancelled within {within:?}"));
+}
+
+pub async fn expect_timeout(lock: &StockLock, product_ids: &[&str]) -> String {
+    match lock.acquire(product_ids).await {
+        Err(LockError::Timeout { product_id, .. }) => product_id,
+        Err(other) => panic!("expected a timeout, got {other}"),
+        Ok(held) => panic!("expected a timeout, acquired {held:?}"),
+    }
+}
+
+/// A TCP forwarder to Redis that can be cut, so one test can lose Redis without stopping it.
+pub struct Proxy {
+    addr: SocketAddr,
+    target: redis::ConnectionInfo,
+    pub stop: CancellationToken,
+}
+
+impl Proxy {
+    pub async fn start(url: &str) -> Self {
+        let target = client(url).get_connection_info().clone();
+        let upstream = match target.addr() {
+            redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
+            other => panic!("the proxy test needs a TCP Redis URL, not {other:?}"),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let stop = CancellationToken::new();
+        tokio::spawn(accept(listener, upstream, stop.clone()));
+        Self { addr, target, stop }
+    }
+
+    /// The target's settings (database, credentials) with the proxy's address.
+    pub async fn connect(&self) -> ConnectionManager {
+        let addr = redis::ConnectionAddr::Tcp(self.addr.ip().to_string(), self.addr.port());
+        let info = self.target.clone().set_addr(addr);
+        let client = redis::Client::open(info).expect("proxy connection info");
+        connect(client, &format!("proxy {}", self.addr)).await
+    }
+}
+
+async fn accept(listener: TcpListener, upstream: String, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => {
+                let Ok((inbound, _)) = accepted else { return };
+                tokio::spawn(forward(inbound, upstream.clone(), stop.clone()));
+            }
+        }
+    }
+}
+
+async fn forward(mut inbound: TcpStream, upstream: String, stop: CancellationToken) {
+    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+        return;
+    };
+    tokio::select! {
+        () = stop.cancelled() => {}
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+    }
+}
