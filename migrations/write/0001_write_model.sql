@@ -59,7 +59,8 @@ CREATE TABLE invalid_commands (
     error_code   TEXT NOT NULL,
     field        TEXT,
     error        TEXT NOT NULL,
-    received_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    received_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    replayed_at  TIMESTAMPTZ
 );
 
 -- A known command_id arriving with a different body: no effect, kept for an operator.

@@ -15,8 +15,8 @@ mod properties;
 mod testing;
 mod wire;
 
-// Change events (the write side's outbox records) will live next to the commands:
-// pub mod event;
+/// Change events: the write side's outbox records, the read side's input.
+pub mod event;
 
 pub use command::{CancelOrder, Command, OrderLine, PlaceOrder, Restock};
 pub use envelope::Envelope;

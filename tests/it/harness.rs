@@ -206,3 +206,106 @@ pub async fn setup_settings(fifo: bool) -> SetupSettings {
         read_database_url: TestDb::empty(Database::Read).await.url,
     }
 }
+
+// ---------------------------------------------------------------- the batch path
+
+/// A worker of this test's own: a fresh write database, a Redis key prefix no one else uses.
+pub struct TestWorker {
+    pub worker: fulfil::worker::Worker,
+    pub pool: PgPool,
+    pub db: TestDb,
+    pub redis: ConnectionManager,
+    pub key_prefix: String,
+}
+
+impl TestWorker {
+    pub async fn new() -> TestWorker {
+        let (db, pool) = TestDb::migrated(Database::Write).await;
+        let redis = redis().await;
+        let key_prefix = format!("{}:", unique("w"));
+        let lock_config = fulfil::lock::LockConfig {
+            key_prefix: key_prefix.clone(),
+            ..Default::default()
+        };
+        let locks = fulfil::lock::StockLock::new(redis.clone(), lock_config);
+        let cache = fulfil::stock_cache::StockCache::new(redis.clone(), &key_prefix);
+        let worker = fulfil::worker::Worker::new(pool.clone(), locks, cache, Default::default());
+        TestWorker {
+            worker,
+            pool,
+            db,
+            redis,
+            key_prefix,
+        }
+    }
+
+    /// Processes `bodies` as one batch of messages with fresh message ids.
+    pub async fn batch(&self, bodies: &[String]) -> Vec<fulfil::worker::Fate> {
+        let batch: Vec<_> = bodies
+            .iter()
+            .map(|body| fulfil::worker::Incoming {
+                message_id: uuid::Uuid::new_v4().to_string(),
+                body: body.clone(),
+            })
+            .collect();
+        self.worker.process(&batch).await.expect("batch processed")
+    }
+
+    pub async fn available(&self, product_id: &str) -> Option<i64> {
+        sqlx::query_scalar("SELECT available FROM products WHERE product_id = $1")
+            .bind(product_id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("read stock")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Deletes this test's Redis keys: what FLUSHALL does to it, without disturbing others.
+    pub async fn flush_redis(&self) {
+        let mut conn = self.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.key_prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("DEL");
+        }
+    }
+}
+
+/// Contract-v1 bodies for tests.
+pub mod bodies {
+    pub fn restock(command_id: &str, product_id: &str, quantity: i64) -> String {
+        format!(
+            r#"{{"version":1,"command_id":"{command_id}","type":"Restock","product_id":"{product_id}","quantity":{quantity},"name":"Product {product_id}"}}"#
+        )
+    }
+
+    pub fn place(command_id: &str, order_id: &str, lines: &[(&str, i64)]) -> String {
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|(p, q)| format!(r#"{{"product_id":"{p}","quantity":{q}}}"#))
+            .collect();
+        format!(
+            r#"{{"version":1,"command_id":"{command_id}","type":"PlaceOrder","order_id":"{order_id}","user_id":"u-{order_id}","lines":[{}]}}"#,
+            lines.join(",")
+        )
+    }
+
+    pub fn cancel(command_id: &str, order_id: &str) -> String {
+        format!(
+            r#"{{"version":1,"command_id":"{command_id}","type":"CancelOrder","order_id":"{order_id}","reason":"changed mind"}}"#
+        )
+    }
+}

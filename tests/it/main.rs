@@ -4,3 +4,4 @@ mod foundation;
 mod harness;
 mod lock;
 mod lock_support;
+mod worker;

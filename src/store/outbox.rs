@@ -1,0 +1,38 @@
+//! The outbox: change events written in the same transaction as the change. It is also the
+//! event log that `verify` and `rebuild` replay, so rows are marked published, never deleted.
+
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::contract::event::ChangeEvent;
+
+pub async fn append(conn: &mut PgConnection, events: &[ChangeEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.aggregate_type.as_str()).collect();
+    let aggregate_ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
+    let versions: Vec<i64> = events.iter().map(|e| e.version).collect();
+    let event_types: Vec<&str> = events.iter().map(|e| e.data.event_type()).collect();
+    let payloads: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or_default())
+        .collect();
+    let occurred: Vec<chrono::DateTime<chrono::Utc>> =
+        events.iter().map(|e| e.occurred_at).collect();
+    sqlx::query(
+        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, occurred_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::jsonb[], $7::timestamptz[])",
+    )
+    .bind(ids)
+    .bind(types)
+    .bind(aggregate_ids)
+    .bind(versions)
+    .bind(event_types)
+    .bind(payloads)
+    .bind(occurred)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

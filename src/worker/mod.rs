@@ -1,0 +1,220 @@
+//! The batch path, DESIGN.md's seven steps composed from the pieces: parse (invalid ones are
+//! kept and done), drop known commands, lock every product the batch touches (one lock round
+//! for all its commands: coalescing), read stock from the cache, decide with the pure core,
+//! write everything in one transaction, and only after the commit write the cache and
+//! release the locks. Receiving and deleting belong to the consumer (`queue::consumer`) or
+//! the Lambda adapter; both call [`Worker::process`].
+
+mod attempt;
+pub mod plan;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::contract::Envelope;
+use crate::lock::{LockError, StockLock};
+use crate::stock_cache::{CacheError, StockCache};
+use crate::store::{invalid, StoreError};
+
+/// One received message, as the batch path needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub message_id: String,
+    pub body: String,
+}
+
+/// What became of a message; every fate means the message is done and may be deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Decided and recorded in the inbox (confirmed, rejected, cancelled, no effect, ...).
+    Applied {
+        outcome: String,
+        reason: Option<String>,
+    },
+    /// Already applied earlier: no second effect.
+    Duplicate,
+    /// A known command_id with another body: kept as `CONFLICTING_DUPLICATE`.
+    Conflict,
+    /// Not a valid contract-v1 command: kept with its exact body and the error.
+    Invalid { error: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A dependency is down: hold the batch and stop receiving until it is back.
+    #[error("{dependency} unavailable: {detail}")]
+    Outage {
+        dependency: &'static str,
+        detail: String,
+    },
+    /// Nothing was applied; the messages should come back later (contended lock, retries
+    /// used up).
+    #[error("batch not applied, to be retried: {0}")]
+    Transient(String),
+    /// Something unexpected; the caller isolates the message that causes it.
+    #[error("batch failed: {0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for WorkerError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            e if e.is_outage() => WorkerError::Outage {
+                dependency: "write database",
+                detail: e.to_string(),
+            },
+            e if e.is_retryable() => WorkerError::Transient(e.to_string()),
+            e => WorkerError::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<LockError> for WorkerError {
+    fn from(err: LockError) -> Self {
+        match err {
+            LockError::Timeout { .. } => WorkerError::Transient(err.to_string()),
+            LockError::Redis { .. } => WorkerError::Outage {
+                dependency: "redis",
+                detail: format!("{err}: {:?}", std::error::Error::source(&err)),
+            },
+        }
+    }
+}
+
+impl From<CacheError> for WorkerError {
+    fn from(err: CacheError) -> Self {
+        match err.is_outage() {
+            true => WorkerError::Outage {
+                dependency: "redis",
+                detail: err.to_string(),
+            },
+            false => WorkerError::Failed(err.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// In-process attempts after a stale read, a lost lock or a write conflict.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self { max_attempts: 8 }
+    }
+}
+
+/// The batch path with its adapters; cheap to clone, one per process.
+#[derive(Clone)]
+pub struct Worker {
+    pool: PgPool,
+    locks: StockLock,
+    cache: StockCache,
+    settings: WorkerSettings,
+}
+
+/// A valid command of the batch with where it came from.
+pub(crate) struct Valid<'a> {
+    pub index: usize,
+    pub envelope: Envelope,
+    pub fingerprint: String,
+    pub message_id: &'a str,
+    pub body: &'a str,
+}
+
+impl Worker {
+    pub fn new(
+        pool: PgPool,
+        locks: StockLock,
+        cache: StockCache,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            pool,
+            locks,
+            cache,
+            settings,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs the batch path; one fate per message, in order. An error means nothing of the
+    /// batch's valid commands was applied (invalid ones may already be kept: idempotent).
+    pub async fn process(&self, batch: &[Incoming]) -> Result<Vec<Fate>, WorkerError> {
+        let mut fates: Vec<Option<Fate>> = vec![None; batch.len()];
+        let mut valid = Vec::new();
+        for (index, message) in batch.iter().enumerate() {
+            match Envelope::parse(&message.body) {
+                Ok(envelope) => valid.push(Valid {
+                    index,
+                    fingerprint: envelope.fingerprint(),
+                    envelope,
+                    message_id: &message.message_id,
+                    body: &message.body,
+                }),
+                Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
+            }
+        }
+        for (index, fate) in self.apply(&valid).await? {
+            fates[index] = Some(fate);
+        }
+        Ok(fates
+            .into_iter()
+            .map(|f| f.unwrap_or(Fate::Duplicate))
+            .collect())
+    }
+
+    async fn keep_invalid(
+        &self,
+        message: &Incoming,
+        err: &crate::contract::ContractError,
+    ) -> Result<Fate, WorkerError> {
+        let error = err.to_string();
+        tracing::warn!(message_id = %message.message_id, %error, "invalid command kept");
+        invalid::keep_invalid(
+            &self.pool,
+            &message.message_id,
+            &message.body,
+            err.code(),
+            err.field(),
+            &error,
+        )
+        .await?;
+        Ok(Fate::Invalid { error })
+    }
+
+    /// Attempts the valid commands until they are applied, with a short jittered pause
+    /// between attempts; a product found missing from the lock set is added to the next.
+    async fn apply(&self, valid: &[Valid<'_>]) -> Result<Vec<(usize, Fate)>, WorkerError> {
+        let mut extra_products = BTreeSet::new();
+        for attempt in 1..=self.settings.max_attempts {
+            match self.attempt(valid, &extra_products).await {
+                Ok(fates) => return Ok(fates),
+                Err(attempt::Retry::Again { why, relock }) => {
+                    tracing::debug!(attempt, %why, "batch attempt will be retried");
+                    extra_products.extend(relock);
+                    let pause =
+                        Duration::from_millis(rand::random_range(1..=5 * u64::from(attempt)));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(attempt::Retry::Stop(err)) => return Err(err),
+            }
+        }
+        Err(WorkerError::Transient(format!(
+            "not applied after {} attempts",
+            self.settings.max_attempts
+        )))
+    }
+
+    /// Whether the write database and Redis answer: the consumer's probe during an outage.
+    pub async fn healthy(&self) -> bool {
+        let db = sqlx::query("SELECT 1").execute(&self.pool).await.is_ok();
+        db && self.cache.ping().await
+    }
+}
