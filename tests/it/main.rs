@@ -1,4 +1,5 @@
 //! Integration tests against the real services `./dev up` started: one binary, one harness.
 
+mod consumer;
 mod foundation;
 mod harness;
