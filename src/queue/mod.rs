@@ -2,9 +2,13 @@
 //! and (with the worker) the consumer and publisher. Everything else sees our own types.
 
 pub mod client;
+pub mod consumer;
 pub mod error;
 pub mod topology;
 
 pub use client::AwsClients;
+pub use consumer::{
+    BatchHandler, Consumer, ConsumerConfig, ConsumerStats, Disposition, Message, Outage,
+};
 pub use error::QueueError;
 pub use topology::{Change, ChangeKind};

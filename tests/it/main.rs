@@ -1,5 +1,6 @@
 //! Integration tests against the real services `./dev up` started: one binary, one harness.
 
+mod consumer;
 mod foundation;
 mod harness;
 mod lock;

@@ -1,0 +1,174 @@
+//! One received batch from decision to settlement: the handler decides (held through an
+//! outage if need be) while a heartbeat keeps the batch invisible; then the Delete ones are
+//! deleted and the Retry ones given a backoff, or, at shutdown, undecided ones released.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+
+use super::policy::{self, Backoff};
+use super::sqs::secs;
+use super::stats::add;
+use super::{BatchHandler, Disposition, Message, Outage, Shared};
+
+/// How a batch's decision phase ended.
+enum Decision {
+    Decided(Vec<Disposition>),
+    /// Shutdown came before a decision: give the messages back.
+    Undecided,
+}
+
+/// Decides and settles `batch`, holding its message permits until it is settled.
+pub(super) async fn process<H: BatchHandler>(
+    shared: Arc<Shared<H>>,
+    batch: Vec<Message>,
+    permits: OwnedSemaphorePermit,
+) {
+    let ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
+    let span = tracing::info_span!("batch", size = batch.len(), message_ids = ?ids);
+    async {
+        let decision = keep_invisible(&shared, &batch, decide(&shared, &batch)).await;
+        match decision {
+            Decision::Decided(dispositions) => settle(&shared, &batch, dispositions).await,
+            Decision::Undecided => release(&shared, &batch).await,
+        }
+    }
+    .instrument(span)
+    .await;
+    drop(permits);
+}
+
+/// Asks the handler, unless an outage holds the gate (this batch was received as it
+/// began): then it waits for the gate first, so it is not failed for nothing.
+async fn decide<H: BatchHandler>(shared: &Shared<H>, batch: &[Message]) -> Decision {
+    tokio::select! {
+        biased;
+        () = shared.gate.opened() => {}
+        () = shared.shutdown.cancelled() => return Decision::Undecided,
+    }
+    match shared.handler.handle(batch.to_vec()).await {
+        Ok(dispositions) => Decision::Decided(dispositions),
+        Err(outage) => hold(shared, batch, outage).await,
+    }
+}
+
+/// Holds the batch through an outage: the gate stays closed while the handler's health is
+/// probed with backoff; once healthy the same batch (same receipt handles) is handled
+/// again, and only a decision reopens the gate.
+async fn hold<H: BatchHandler>(shared: &Shared<H>, batch: &[Message], outage: Outage) -> Decision {
+    let hold = shared.gate.close(&outage);
+    add(&shared.stats.held_for_outage, batch.len());
+    let mut probes = Backoff::standard();
+    loop {
+        if !wait_or_shutdown(shared, probes.next_delay()).await {
+            return Decision::Undecided;
+        }
+        if !shared.handler.healthy().await {
+            continue;
+        }
+        match shared.handler.handle(batch.to_vec()).await {
+            Ok(dispositions) => {
+                hold.recovered();
+                return Decision::Decided(dispositions);
+            }
+            Err(still) => tracing::debug!(
+                dependency = still.dependency,
+                detail = %still.detail,
+                "healthy, yet the batch hit the outage again; still holding"
+            ),
+        }
+    }
+}
+
+async fn wait_or_shutdown<H>(shared: &Shared<H>, delay: std::time::Duration) -> bool {
+    tokio::select! {
+        biased;
+        () = shared.shutdown.cancelled() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// Runs `work` while extending the batch's visibility every half visibility timeout, so
+/// slow work (or an outage hold) is not redelivered to another consumer meanwhile.
+async fn keep_invisible<H, T>(
+    shared: &Shared<H>,
+    batch: &[Message],
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::select! {
+        out = work => out,
+        never = heartbeat(shared, batch) => match never {},
+    }
+}
+
+async fn heartbeat<H>(shared: &Shared<H>, batch: &[Message]) -> Infallible {
+    let timeout = shared.config.visibility_timeout;
+    let period = timeout / 2;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, secs(timeout))).collect();
+    loop {
+        ticks.tick().await;
+        let extended = shared.sqs.set_visibility(&changes, "heartbeat").await;
+        tracing::debug!(extended, "heartbeat extended visibility");
+    }
+}
+
+/// Carries out the handler's decision: one batch delete, one backed-off retry per Retry.
+async fn settle<H>(shared: &Shared<H>, batch: &[Message], dispositions: Vec<Disposition>) {
+    let (mut dispositions, fixed) = policy::fit_to_batch(dispositions, batch.len());
+    if fixed {
+        tracing::error!(
+            messages = batch.len(),
+            "the handler's dispositions do not match the batch; missing ones are retried"
+        );
+    }
+    if shared.config.fifo {
+        policy::keep_group_order(batch, &mut dispositions);
+    }
+    let (delete, retry): (Vec<_>, Vec<_>) = batch
+        .iter()
+        .zip(&dispositions)
+        .partition(|(_, d)| **d == Disposition::Delete);
+    let delete: Vec<&Message> = delete.into_iter().map(|(m, _)| m).collect();
+    let retry: Vec<&Message> = retry.into_iter().map(|(m, _)| m).collect();
+    add(&shared.stats.deleted, shared.sqs.delete(&delete).await);
+    retry_later(shared, &retry).await;
+}
+
+/// Leaves `messages` for redelivery after their backoff (see [`policy::retry_delay_secs`]).
+async fn retry_later<H>(shared: &Shared<H>, messages: &[&Message]) {
+    if messages.is_empty() {
+        return;
+    }
+    let cap = shared.config.max_backoff;
+    let changes: Vec<(&Message, i32)> = messages
+        .iter()
+        .map(|m| {
+            (
+                *m,
+                policy::retry_delay_secs(m.receive_count, cap, rand::random()),
+            )
+        })
+        .collect();
+    add(&shared.stats.retried, messages.len());
+    shared.sqs.set_visibility(&changes, "retry").await;
+}
+
+/// Makes undecided messages visible again at once, so another consumer takes them now
+/// rather than after the visibility timeout.
+async fn release<H>(shared: &Shared<H>, batch: &[Message]) {
+    let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, 0)).collect();
+    let released = shared
+        .sqs
+        .set_visibility(&changes, "release on shutdown")
+        .await;
+    add(&shared.stats.released_on_shutdown, released);
+    tracing::info!(
+        released,
+        "shutdown: undecided messages returned to the queue"
+    );
+}

@@ -1,0 +1,182 @@
+//! The SQS consumer: long-poll loops that hand batches to a [`BatchHandler`] and carry out its
+//! verdict (batch delete, or a backed-off retry left to SQS's redrive), keeping slow batches
+//! invisible with a heartbeat, pausing all receiving while a dependency is down, and giving
+//! unfinished messages back on shutdown.
+//!
+//! It knows SQS and nothing of commands or databases: what a message means is the handler's
+//! business. It may touch the SQS client and the queue it is given, nothing else.
+
+mod batch;
+mod gate;
+mod policy;
+mod poller;
+mod sqs;
+mod stats;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::QueueError;
+use gate::OutageGate;
+use sqs::Sqs;
+pub use stats::ConsumerStats;
+
+/// One received message, in our terms rather than the SDK's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// The FIFO message group; `None` on a standard queue.
+    pub group_id: Option<String>,
+    /// SQS's ApproximateReceiveCount: 1 on the first delivery.
+    pub receive_count: u32,
+    pub sent_at: Option<SystemTime>,
+}
+
+/// The handler's verdict on one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done with (applied, rejected or stored as invalid): delete it.
+    Delete,
+    /// Not done: leave it for redelivery after a backoff; SQS moves it to the DLQ after
+    /// the queue's maxReceiveCount.
+    Retry,
+}
+
+/// An outage of something the handler needs (write DB, Redis): the whole batch is held, not
+/// failed, because failing it would burn receive counts and push valid commands to the DLQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    pub dependency: &'static str,
+    pub detail: String,
+}
+
+/// What the consumer drives: the decision on a batch, and a cheap health probe.
+pub trait BatchHandler: Send + Sync + 'static {
+    /// Decides every message of a non-empty batch: one disposition per message, same order.
+    fn handle(
+        &self,
+        batch: Vec<Message>,
+    ) -> impl Future<Output = Result<Vec<Disposition>, Outage>> + Send;
+
+    /// Whether the dependencies are back; probed with backoff while an outage lasts.
+    fn healthy(&self) -> impl Future<Output = bool> + Send;
+}
+
+/// How one consumer polls its queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    pub queue_url: String,
+    /// A FIFO queue: a retried message holds back the later messages of its group.
+    pub fifo: bool,
+    /// Concurrent long-poll loops.
+    pub pollers: usize,
+    /// Most messages held (received and not yet settled) at once.
+    pub max_in_flight: usize,
+    /// Messages per receive, 1..=10.
+    pub batch_size: i32,
+    /// Long-poll wait, at most 20 s.
+    pub wait_time: Duration,
+    /// The queue's visibility timeout; also asked for on every receive, and the heartbeat
+    /// extends held batches back to it every half of it.
+    pub visibility_timeout: Duration,
+    /// Cap of the retry backoff (before jitter).
+    pub max_backoff: Duration,
+}
+
+impl ConsumerConfig {
+    /// Brings every field into the range SQS and the permit logic accept: a batch larger
+    /// than `max_in_flight` could never get its permits, a zero visibility would make the
+    /// heartbeat spin.
+    fn normalised(mut self) -> Self {
+        self.pollers = self.pollers.max(1);
+        self.max_in_flight = self.max_in_flight.max(1);
+        let most = i32::try_from(self.max_in_flight.min(10)).unwrap_or(10);
+        self.batch_size = self.batch_size.clamp(1, most);
+        self.wait_time = self.wait_time.min(Duration::from_secs(20));
+        self.visibility_timeout = self.visibility_timeout.max(Duration::from_secs(1));
+        self.max_backoff = self.max_backoff.max(Duration::from_secs(1));
+        self
+    }
+}
+
+/// A consumer of one queue; [`Consumer::run`] does the work until shutdown.
+pub struct Consumer {
+    sqs: Sqs,
+    config: ConsumerConfig,
+    stats: Arc<ConsumerStats>,
+}
+
+/// What the pollers and batch tasks of one `run` share.
+struct Shared<H> {
+    sqs: Sqs,
+    config: ConsumerConfig,
+    stats: Arc<ConsumerStats>,
+    handler: Arc<H>,
+    gate: OutageGate,
+    permits: Arc<Semaphore>,
+    batches: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Consumer {
+    /// Out-of-range settings are brought into range (see [`ConsumerConfig`]).
+    pub fn new(sqs: aws_sdk_sqs::Client, config: ConsumerConfig) -> Self {
+        let config = config.normalised();
+        Self {
+            sqs: Sqs::new(sqs, &config.queue_url),
+            config,
+            stats: Arc::new(ConsumerStats::default()),
+        }
+    }
+
+    /// Counters shared with the running consumer.
+    pub fn stats(&self) -> Arc<ConsumerStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Polls until `shutdown`, then finishes in-flight batches, returns undecided messages
+    /// to the queue and returns. Fails at once if the queue cannot be reached at start (a
+    /// wrong URL should stop the process, not log forever); receive errors after that are
+    /// retried with backoff.
+    pub async fn run<H: BatchHandler>(
+        &self,
+        handler: Arc<H>,
+        shutdown: CancellationToken,
+    ) -> Result<(), QueueError> {
+        self.sqs.check().await?;
+        let shared = Arc::new(self.shared(handler, shutdown));
+        let mut pollers = JoinSet::new();
+        for index in 0..self.config.pollers {
+            pollers.spawn(poller::poll(Arc::clone(&shared), index));
+        }
+        while let Some(done) = pollers.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a poller ended abnormally");
+            }
+        }
+        shared.batches.close();
+        shared.batches.wait().await;
+        Ok(())
+    }
+
+    fn shared<H>(&self, handler: Arc<H>, shutdown: CancellationToken) -> Shared<H> {
+        Shared {
+            sqs: self.sqs.clone(),
+            config: self.config.clone(),
+            stats: Arc::clone(&self.stats),
+            handler,
+            gate: OutageGate::default(),
+            permits: Arc::new(Semaphore::new(self.config.max_in_flight)),
+            batches: TaskTracker::new(),
+            shutdown,
+        }
+    }
+}
