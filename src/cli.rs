@@ -133,3 +133,72 @@ impl SetupArgs {
         })
     }
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub write_db: WriteDbArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Concurrent long polls on the commands queue (each holds up to 10 messages).
+    #[arg(long, env = "FULFIL_WORKER_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Most messages held at once by this process.
+    #[arg(long, env = "FULFIL_MAX_IN_FLIGHT", default_value_t = 100)]
+    pub max_in_flight: usize,
+    /// Lock lease in milliseconds: how long a dead worker's locks block others.
+    #[arg(long, env = "FULFIL_LOCK_LEASE_MS", default_value_t = 5000)]
+    pub lock_lease_ms: u64,
+    /// How long a batch waits for its products' locks before it is left for redelivery.
+    #[arg(long, env = "FULFIL_LOCK_WAIT_MS", default_value_t = 2000)]
+    pub lock_wait_ms: u64,
+    /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
+    #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
+    pub ops_addr: String,
+}
+
+impl WorkerArgs {
+    pub fn into_settings(&self) -> Result<crate::run::worker::WorkerRunSettings, ConfigError> {
+        let positive = |setting: &'static str, value: u64| match value {
+            0 => Err(ConfigError {
+                setting,
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            }),
+            v => Ok(v),
+        };
+        positive(
+            "FULFIL_WORKER_CONCURRENCY (--concurrency)",
+            self.concurrency as u64,
+        )?;
+        if self.max_in_flight < 10 {
+            return Err(ConfigError {
+                setting: "FULFIL_MAX_IN_FLIGHT (--max-in-flight)",
+                value: self.max_in_flight.to_string(),
+                reason: "must be at least 10 (one batch)".into(),
+            });
+        }
+        let lease = positive("FULFIL_LOCK_LEASE_MS (--lock-lease-ms)", self.lock_lease_ms)?;
+        let wait = positive("FULFIL_LOCK_WAIT_MS (--lock-wait-ms)", self.lock_wait_ms)?;
+        let lock = crate::lock::LockConfig {
+            key_prefix: self.redis.key_prefix.clone(),
+            lease: std::time::Duration::from_millis(lease),
+            acquire_timeout: std::time::Duration::from_millis(wait),
+        };
+        Ok(crate::run::worker::WorkerRunSettings {
+            aws: self.aws.into_settings()?,
+            topology: self.topology.into_settings()?,
+            write_database_url: self.write_db.into_settings()?,
+            redis_url: self.redis.into_settings()?,
+            redis_key_prefix: self.redis.key_prefix.clone(),
+            concurrency: self.concurrency,
+            max_in_flight: self.max_in_flight,
+            lock,
+            ops_addr: config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", &self.ops_addr)?,
+        })
+    }
+}

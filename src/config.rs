@@ -211,6 +211,16 @@ impl Topology {
     }
 }
 
+/// An address to listen on, like `127.0.0.1:9464`.
+pub fn validate_socket_addr(
+    setting: &'static str,
+    value: &str,
+) -> Result<std::net::SocketAddr, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| ConfigError::new(setting, value, "is not an address like 127.0.0.1:9464"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,14 +8,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod db;
 pub mod domain;
 pub mod lock;
+pub mod ops;
 pub mod queue;
+pub mod run;
 pub mod setup;
+pub mod shutdown;
 pub mod stock_cache;
 pub mod store;
 pub mod telemetry;

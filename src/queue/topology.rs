@@ -98,6 +98,19 @@ pub async fn ensure(
     Ok((provisioned, changes))
 }
 
+/// The URL of an existing queue, or an error that says to run `fulfil setup`.
+pub async fn queue_url(aws: &AwsClients, name: &str) -> Result<String, QueueError> {
+    lookup_queue(aws, name)
+        .await?
+        .ok_or_else(|| QueueError::Topology {
+            resource: format!("queue {name}"),
+            problem: format!(
+                "does not exist at {}: run `fulfil setup` first",
+                aws.endpoint
+            ),
+        })
+}
+
 struct Setup<'a> {
     aws: &'a AwsClients,
     topology: &'a Topology,
@@ -498,6 +511,24 @@ impl Setup<'_> {
         R: std::fmt::Debug,
     {
         QueueError::aws(operation, resource, &self.aws.endpoint, e)
+    }
+}
+
+async fn lookup_queue(aws: &AwsClients, name: &str) -> Result<Option<String>, QueueError> {
+    match aws.sqs.get_queue_url().queue_name(name).send().await {
+        Ok(out) => Ok(out.queue_url().map(str::to_owned)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_queue_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(QueueError::aws(
+            "GetQueueUrl",
+            &format!("queue {name}"),
+            &aws.endpoint,
+            e,
+        )),
     }
 }
 

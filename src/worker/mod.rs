@@ -6,6 +6,7 @@
 //! the Lambda adapter; both call [`Worker::process`].
 
 mod attempt;
+mod handler;
 pub mod plan;
 
 use std::collections::BTreeSet;

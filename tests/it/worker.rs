@@ -330,3 +330,44 @@ async fn a_stale_cache_entry_is_caught_by_the_version_check_and_re_read() {
     assert_eq!(fates, vec![rejected("OUT_OF_STOCK"), applied("CONFIRMED")]);
     assert_eq!(w.available("p").await, Some(0));
 }
+
+#[tokio::test]
+async fn a_stale_lock_holders_write_is_refused_by_the_fence_even_at_the_right_version() {
+    use fulfil::domain::Product;
+    use fulfil::store::{products, StoreError};
+    let w = TestWorker::new().await;
+    w.batch(&[restock("r1", "p", 10)]).await;
+    w.batch(&[place("c1", "o1", &[("p", 1)])]).await;
+    let (version, fence) = (
+        w.count("SELECT version FROM products").await,
+        w.count("SELECT fence FROM products").await,
+    );
+    let sold_out = Product {
+        name: None,
+        available: 0,
+        restocked: 10,
+        confirmed: 10,
+        cancelled: 0,
+    };
+    let write = |fence| products::ProductWrite {
+        product_id: "p".into(),
+        product: sold_out.clone(),
+        read_version: Some(version),
+        fence,
+    };
+
+    let mut tx = w.pool.begin().await.unwrap();
+    let refused = products::write(&mut tx, &[write(fence)]).await;
+    drop(tx);
+
+    assert!(
+        matches!(refused, Err(StoreError::Stale { ref product_id }) if product_id == "p"),
+        "{refused:?}"
+    );
+    let mut tx = w.pool.begin().await.unwrap();
+    products::write(&mut tx, &[write(fence + 1)])
+        .await
+        .expect("a newer token at the right version writes");
+    drop(tx);
+    assert_eq!(w.available("p").await, Some(9), "nothing was committed");
+}

@@ -1,0 +1,88 @@
+//! `fulfil worker`: the consumer pool on the commands queue, each batch through the worker's
+//! batch path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{connect_redis, RunError};
+use crate::config::{AwsSettings, SecretUrl, Topology};
+use crate::db::{self, Database};
+use crate::lock::{LockConfig, StockLock};
+use crate::ops::{self, Readiness};
+use crate::queue::consumer::{Consumer, ConsumerConfig};
+use crate::queue::{topology, AwsClients};
+use crate::stock_cache::StockCache;
+use crate::worker::{Worker, WorkerSettings};
+
+#[derive(Debug, Clone)]
+pub struct WorkerRunSettings {
+    pub aws: AwsSettings,
+    pub topology: Topology,
+    pub write_database_url: SecretUrl,
+    pub redis_url: SecretUrl,
+    pub redis_key_prefix: String,
+    /// Concurrent long polls (and so concurrent batches).
+    pub concurrency: usize,
+    pub max_in_flight: usize,
+    pub lock: LockConfig,
+    pub ops_addr: SocketAddr,
+}
+
+pub async fn run(settings: WorkerRunSettings, shutdown: CancellationToken) -> Result<(), RunError> {
+    let pool = db::connect(
+        Database::Write,
+        &settings.write_database_url,
+        settings.concurrency as u32 + 2,
+    )
+    .await?;
+    let redis = connect_redis(&settings.redis_url).await?;
+    let aws = AwsClients::connect(&settings.aws).await;
+    let queue_url = topology::queue_url(&aws, &settings.topology.commands_queue()).await?;
+    let locks = StockLock::new(redis.clone(), settings.lock.clone());
+    let cache = StockCache::new(redis, &settings.redis_key_prefix);
+    let worker = Arc::new(Worker::new(pool, locks, cache, WorkerSettings::default()));
+    let readiness = Readiness::default();
+    let local_addr = ops::serve(
+        settings.ops_addr,
+        ops::router(readiness.clone()),
+        shutdown.clone(),
+    )
+    .await?;
+    tracing::info!(queue = %queue_url, concurrency = settings.concurrency, ops = %local_addr, "worker started");
+    tokio::spawn(watch_readiness(
+        Arc::clone(&worker),
+        readiness,
+        shutdown.clone(),
+    ));
+    let consumer = Consumer::new(aws.sqs.clone(), consumer_config(&settings, queue_url));
+    consumer.run(worker, shutdown).await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+fn consumer_config(settings: &WorkerRunSettings, queue_url: String) -> ConsumerConfig {
+    ConsumerConfig {
+        queue_url,
+        fifo: settings.topology.fifo,
+        pollers: settings.concurrency,
+        max_in_flight: settings.max_in_flight,
+        batch_size: 10,
+        wait_time: Duration::from_secs(20),
+        visibility_timeout: settings.topology.visibility_timeout,
+        max_backoff: Duration::from_secs(60),
+    }
+}
+
+/// Ready while the write database and Redis answer and no shutdown was asked for.
+async fn watch_readiness(worker: Arc<Worker>, readiness: Readiness, shutdown: CancellationToken) {
+    loop {
+        readiness.set(!shutdown.is_cancelled() && worker.healthy().await);
+        tokio::select! {
+            () = shutdown.cancelled() => { readiness.set(false); return; }
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The worker as the SQS consumer's batch handler: every decided message is deleted; a batch
+//! that could not be applied is left for redelivery; an outage holds the batch; a batch that
+//! fails for an unexpected reason is split so one poisoned message cannot hold back the rest
+//! (on FIFO, only the messages of its own group wait behind it).
+
+use std::collections::HashSet;
+use std::time::{Instant, SystemTime};
+
+use super::{Fate, Incoming, Worker, WorkerError};
+use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage};
+
+impl BatchHandler for Worker {
+    async fn handle(&self, batch: Vec<Message>) -> Result<Vec<Disposition>, Outage> {
+        let started = Instant::now();
+        metrics::histogram!("fulfil_batch_size").record(batch.len() as f64);
+        metrics::counter!("fulfil_messages_received_total").increment(batch.len() as u64);
+        let dispositions = match self.process(&incoming(&batch)).await {
+            Ok(fates) => Ok(done(&batch, &fates)),
+            Err(WorkerError::Outage { dependency, detail }) => Err(Outage { dependency, detail }),
+            Err(WorkerError::Transient(why)) => {
+                tracing::info!(%why, messages = batch.len(), "batch left for redelivery");
+                Ok(vec![Disposition::Retry; batch.len()])
+            }
+            Err(WorkerError::Failed(why)) => {
+                tracing::warn!(%why, messages = batch.len(), "batch failed; processing its messages one by one");
+                self.isolate(&batch).await
+            }
+        };
+        metrics::histogram!("fulfil_batch_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        dispositions
+    }
+
+    async fn healthy(&self) -> bool {
+        Worker::healthy(self).await
+    }
+}
+
+impl Worker {
+    /// One message at a time, in order; after a failure in a FIFO group, that group's later
+    /// messages are left too, so none overtakes the failed one.
+    async fn isolate(&self, batch: &[Message]) -> Result<Vec<Disposition>, Outage> {
+        let mut failed_groups: HashSet<&str> = HashSet::new();
+        let mut dispositions = Vec::with_capacity(batch.len());
+        for message in batch {
+            let group = message.group_id.as_deref();
+            if group.is_some_and(|g| failed_groups.contains(g)) {
+                dispositions.push(Disposition::Retry);
+                continue;
+            }
+            let one = std::slice::from_ref(message);
+            match self.process(&incoming(one)).await {
+                Ok(fates) => dispositions.extend(done(one, &fates)),
+                Err(WorkerError::Outage { dependency, detail }) => {
+                    return Err(Outage { dependency, detail })
+                }
+                Err(err) => {
+                    tracing::warn!(message_id = %message.message_id, error = %err, "message failed; left for redelivery (the DLQ after maxReceiveCount)");
+                    failed_groups.extend(group);
+                    dispositions.push(Disposition::Retry);
+                }
+            }
+        }
+        Ok(dispositions)
+    }
+}
+
+fn incoming(batch: &[Message]) -> Vec<Incoming> {
+    batch
+        .iter()
+        .map(|m| Incoming {
+            message_id: m.message_id.clone(),
+            body: m.body.clone(),
+        })
+        .collect()
+}
+
+/// Counts and logs each decided message (one span each, with its ids); all are deleted.
+fn done(batch: &[Message], fates: &[Fate]) -> Vec<Disposition> {
+    for (message, fate) in batch.iter().zip(fates) {
+        let command_id = command_id_of(&message.body);
+        let span = tracing::debug_span!("message", message_id = %message.message_id, command_id = %command_id);
+        span.in_scope(|| record(message, fate));
+    }
+    vec![Disposition::Delete; batch.len()]
+}
+
+fn record(message: &Message, fate: &Fate) {
+    match fate {
+        Fate::Applied { outcome, reason } => {
+            metrics::counter!("fulfil_commands_total", "outcome" => outcome.clone()).increment(1);
+            if outcome == "REJECTED" {
+                metrics::counter!("fulfil_rejected_total", "reason" => reason.clone().unwrap_or_default()).increment(1);
+            }
+            tracing::debug!(%outcome, ?reason, "applied");
+        }
+        Fate::Duplicate => {
+            metrics::counter!("fulfil_duplicates_total", "kind" => "duplicate").increment(1);
+            tracing::debug!("duplicate: no effect");
+        }
+        Fate::Conflict => {
+            metrics::counter!("fulfil_duplicates_total", "kind" => "conflict").increment(1);
+            tracing::warn!("CONFLICTING_DUPLICATE kept");
+        }
+        Fate::Invalid { error } => {
+            metrics::counter!("fulfil_invalid_total").increment(1);
+            tracing::debug!(%error, "invalid: kept");
+        }
+    }
+    if let Some(age) = message
+        .sent_at
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+    {
+        metrics::histogram!("fulfil_message_age_seconds").record(age.as_secs_f64());
+    }
+}
+
+/// The command id for logs, without a second full parse.
+fn command_id_of(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        command_id: Option<String>,
+    }
+    serde_json::from_str::<Ids>(body)
+        .ok()
+        .and_then(|i| i.command_id)
+        .unwrap_or_default()
+}

@@ -1,0 +1,143 @@
+//! What an operator sees of a running worker: health, readiness and metrics over HTTP, and
+//! the kept invalid commands through `fulfil invalid list` and `replay`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::bodies::restock;
+use crate::pipeline::Pipeline;
+
+async fn get(url: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(
+        url.trim_start_matches("http://").split('/').next().unwrap(),
+    )
+    .await
+    .expect("connect");
+    let path = format!(
+        "/{}",
+        url.trim_start_matches("http://")
+            .split_once('/')
+            .map_or("", |(_, p)| p)
+    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .expect("write");
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response)
+        .await
+        .expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+#[tokio::test]
+async fn a_running_worker_reports_health_readiness_and_its_counters() {
+    let p = Pipeline::new(true).await;
+    let worker = p.worker(&[]).await;
+    let addr = worker
+        .log()
+        .lines()
+        .find_map(|l| {
+            l.split("ops=")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap_or("").to_owned())
+        })
+        .expect("ops address in the log");
+    p.publish(&[restock("r1", "bread", 5), "{broken".to_owned()])
+        .await;
+    p.wait_for_count(
+        "SELECT count(*) FROM invalid_commands",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    assert_eq!(get(&format!("http://{addr}/healthz")).await.0, 200);
+    crate::harness::eventually(Duration::from_secs(10), "readiness", || async {
+        (get(&format!("http://{addr}/readyz")).await.0 == 200).then_some(())
+    })
+    .await;
+    let (status, metrics) = get(&format!("http://{addr}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("fulfil_commands_total{outcome=\"RESTOCKED\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fulfil_invalid_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("fulfil_batch_duration_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_kept_invalid_command_is_listed_and_replayed_corrected() {
+    let p = Pipeline::new(true).await;
+    let _worker = p.worker(&[]).await;
+    p.publish(&[
+        r#"{"version":1,"command_id":"r1","type":"Restock","product_id":"bread","quantity":0}"#
+            .to_owned(),
+    ])
+    .await;
+    p.wait_for_count(
+        "SELECT count(*) FROM invalid_commands",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+    let fulfil = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(args)
+            .env(
+                "FULFIL_WRITE_DATABASE_URL",
+                p.settings.write_database_url.expose(),
+            )
+            .env("FULFIL_QUEUE_PREFIX", &p.settings.topology.prefix)
+            .env(
+                "AWS_ENDPOINT_URL",
+                p.settings.aws.endpoint_url.as_deref().unwrap_or_default(),
+            )
+            .output()
+            .expect("run fulfil");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let table = fulfil(&["invalid", "list"]);
+    assert!(
+        table.contains("quantity: 0 is below the minimum 1"),
+        "{table}"
+    );
+    let id = fulfil(&["invalid", "list", "--format", "json"]);
+    let id = serde_json::from_str::<serde_json::Value>(&id).unwrap()[0]["id"].to_string();
+    let fixed = std::env::temp_dir().join(format!("{}.json", crate::harness::unique("fixed")));
+    std::fs::write(&fixed, restock("r1", "bread", 3)).unwrap();
+    let replayed = fulfil(&[
+        "invalid",
+        "replay",
+        &id,
+        "--body-file",
+        fixed.to_str().unwrap(),
+    ]);
+
+    assert!(
+        replayed.starts_with(&format!("replayed invalid command {id}")),
+        "{replayed}"
+    );
+    p.wait_for_count("SELECT available FROM products", 3, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        p.count("SELECT count(*) FROM invalid_commands WHERE replayed_at IS NOT NULL")
+            .await,
+        1
+    );
+}

@@ -1,0 +1,335 @@
+//! The end-to-end part of the harness: a topology and databases of the test's own, `fulfil
+//! worker` processes started from the built binary (so they can be killed, paused and
+//! signalled like in production), and a publisher that goes through SNS as upstream does.
+
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use aws_sdk_sqs::types::QueueAttributeName as Attr;
+use fulfil::config::Topology;
+use fulfil::contract::Envelope;
+use fulfil::db::Database;
+use fulfil::queue::topology::Provisioned;
+use fulfil::queue::AwsClients;
+use fulfil::setup::SetupSettings;
+use sqlx::PgPool;
+
+use crate::harness::{self, TestDb};
+
+pub struct Pipeline {
+    pub settings: SetupSettings,
+    pub provisioned: Provisioned,
+    pub aws: AwsClients,
+    pub pool: PgPool,
+    pub key_prefix: String,
+}
+
+impl Pipeline {
+    /// Topics, queues (visibility 5 s, 10 receives before the DLQ) and both schemas.
+    pub async fn new(fifo: bool) -> Pipeline {
+        let aws = harness::aws().await;
+        let write = TestDb::empty(Database::Write).await;
+        let settings = SetupSettings {
+            aws: harness::aws_settings(),
+            topology: Topology::validate(&harness::unique(""), fifo, 10, 5).expect("topology"),
+            write_database_url: write.url.clone(),
+            read_database_url: TestDb::empty(Database::Read).await.url,
+        };
+        let report = fulfil::setup::run(&settings).await.expect("setup");
+        let pool = write.pool(Database::Write, 4).await;
+        let key_prefix = format!("{}:", harness::unique("e2e"));
+        Pipeline {
+            settings,
+            provisioned: report.provisioned,
+            aws,
+            pool,
+            key_prefix,
+        }
+    }
+
+    /// Starts a `fulfil worker` process on this pipeline (`extra` adds flags) and waits
+    /// until it says it started, so a worker that cannot start fails the test right here.
+    pub async fn worker(&self, extra: &[&str]) -> WorkerProcess {
+        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("worker")));
+        let log = std::fs::File::create(&log_path).expect("worker log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        command
+            .args(["worker", "--ops-addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("FULFIL_LOCK_LEASE_MS", "1000")
+            .env(
+                "FULFIL_WRITE_DATABASE_URL",
+                self.settings.write_database_url.expose(),
+            )
+            .env("FULFIL_REDIS_URL", harness::redis_url())
+            .env("FULFIL_REDIS_KEY_PREFIX", &self.key_prefix)
+            .env(
+                "AWS_ENDPOINT_URL",
+                self.settings
+                    .aws
+                    .endpoint_url
+                    .as_deref()
+                    .unwrap_or_default(),
+            )
+            .env("FULFIL_QUEUE_PREFIX", &self.settings.topology.prefix)
+            .env(
+                "FULFIL_STANDARD_QUEUES",
+                (!self.settings.topology.fifo).to_string(),
+            )
+            .env("FULFIL_VISIBILITY_TIMEOUT", "5")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = command.spawn().expect("start fulfil worker");
+        let mut worker = WorkerProcess { child, log_path };
+        worker.wait_started().await;
+        worker
+    }
+
+    /// Publishes through SNS in batches of ten, as the contract says (group and dedup ids
+    /// on FIFO, the `command_type` attribute always). Invalid bodies go out as they are.
+    pub async fn publish(&self, bodies: &[String]) {
+        for chunk in bodies.chunks(10) {
+            let entries: Vec<PublishBatchRequestEntry> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| self.entry(i, body, None))
+                .collect();
+            let out = self
+                .aws
+                .sns
+                .publish_batch()
+                .topic_arn(&self.provisioned.commands_topic_arn)
+                .set_publish_batch_request_entries(Some(entries))
+                .send()
+                .await
+                .expect("PublishBatch");
+            assert!(
+                out.failed().is_empty(),
+                "publish failures: {:?}",
+                out.failed()
+            );
+        }
+    }
+
+    /// Publishes again with new deduplication ids: copies that get past SNS/SQS dedup.
+    pub async fn publish_with_new_dedup_ids(&self, bodies: &[String]) {
+        for (i, body) in bodies.iter().enumerate() {
+            let entry = self.entry(i, body, Some(harness::unique("dedup")));
+            let mut publish = self
+                .aws
+                .sns
+                .publish()
+                .topic_arn(&self.provisioned.commands_topic_arn)
+                .message(body);
+            publish = publish.set_message_attributes(entry.message_attributes().cloned());
+            if self.settings.topology.fifo {
+                publish = publish.set_message_group_id(entry.message_group_id().map(str::to_owned));
+                publish = publish.set_message_deduplication_id(
+                    entry.message_deduplication_id().map(str::to_owned),
+                );
+            }
+            publish.send().await.expect("Publish");
+        }
+    }
+
+    /// Sends straight to the commands queue (a redelivery long after SNS's dedup window).
+    pub async fn send_to_queue(&self, body: &str) {
+        let mut send = self
+            .aws
+            .sqs
+            .send_message()
+            .queue_url(&self.provisioned.commands_queue.url)
+            .message_body(body);
+        if self.settings.topology.fifo {
+            let group = Envelope::parse(body)
+                .map(|e| e.command.message_group_id().to_owned())
+                .unwrap_or_else(|_| "x".into());
+            send = send
+                .message_group_id(group)
+                .message_deduplication_id(harness::unique("late"));
+        }
+        send.send().await.expect("SendMessage");
+    }
+
+    fn entry(&self, i: usize, body: &str, dedup: Option<String>) -> PublishBatchRequestEntry {
+        let parsed = Envelope::parse(body).ok();
+        let command_type = parsed.as_ref().map_or("Invalid", |e| e.command.type_name());
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(command_type)
+            .build()
+            .expect("attribute");
+        let mut entry = PublishBatchRequestEntry::builder()
+            .id(format!("e{i}"))
+            .message(body)
+            .message_attributes("command_type", attribute);
+        if self.settings.topology.fifo {
+            let group = parsed.as_ref().map_or_else(
+                || "invalid".to_owned(),
+                |e| e.command.message_group_id().to_owned(),
+            );
+            let dedup = dedup.unwrap_or_else(|| {
+                parsed
+                    .as_ref()
+                    .map_or_else(|| harness::unique("inv"), |e| e.command_id.clone())
+            });
+            entry = entry
+                .message_group_id(group)
+                .message_deduplication_id(dedup);
+        }
+        entry.build().expect("entry")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Waits until `sql` counts `expected`, failing with what it counted last.
+    pub async fn wait_for_count(&self, sql: &str, expected: i64, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            let last: i64 = sqlx::query_scalar(sql)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(-1);
+            if last == expected {
+                return;
+            }
+            let depth = self.queue_depth().await;
+            assert!(
+                tokio::time::Instant::now() < until,
+                "`{sql}` counted {last}, not {expected}, after {deadline:?} (queue: {depth:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Messages in the commands queue: (visible, in flight).
+    pub async fn queue_depth(&self) -> (i64, i64) {
+        let out = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.provisioned.commands_queue.url)
+            .attribute_names(Attr::ApproximateNumberOfMessages)
+            .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes().cloned().unwrap_or_default();
+        let get = |k: &Attr| attrs.get(k).and_then(|v| v.parse().ok()).unwrap_or(-1);
+        (
+            get(&Attr::ApproximateNumberOfMessages),
+            get(&Attr::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+
+    /// Waits until the commands queue holds nothing, visible or in flight.
+    pub async fn wait_drained(&self, deadline: Duration) {
+        harness::eventually(deadline, "the commands queue to drain", || async {
+            (self.queue_depth().await == (0, 0)).then_some(())
+        })
+        .await;
+    }
+
+    /// The invariants every scenario ends with: stock never negative and conserved, one
+    /// inbox row per order, and nothing stuck in the DLQ.
+    pub async fn assert_invariants(&self) {
+        assert_eq!(
+            self.count("SELECT count(*) FROM products WHERE available < 0")
+                .await,
+            0
+        );
+        assert_eq!(self.count("SELECT count(*) FROM products WHERE restocked - confirmed + cancelled <> available").await, 0);
+        let confirmed_lines = self.count(
+            "SELECT coalesce(sum(l.quantity), 0)::int8 FROM order_lines l JOIN orders o USING (order_id) WHERE o.status = 'confirmed'",
+        );
+        let net = self.count("SELECT coalesce(sum(confirmed - cancelled), 0)::int8 FROM products");
+        assert_eq!(
+            confirmed_lines.await,
+            net.await,
+            "confirmed order lines equal the stock taken"
+        );
+        let dlq = self
+            .aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.provisioned.commands_dlq.url)
+            .attribute_names(Attr::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("DLQ attributes");
+        let in_dlq = dlq
+            .attributes()
+            .and_then(|a| a.get(&Attr::ApproximateNumberOfMessages))
+            .cloned();
+        assert_eq!(in_dlq.as_deref(), Some("0"), "valid commands in the DLQ");
+    }
+}
+
+/// A running `fulfil worker`; killed (-9) when dropped so no test leaves one behind.
+pub struct WorkerProcess {
+    pub child: Child,
+    pub log_path: std::path::PathBuf,
+}
+
+impl WorkerProcess {
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name} {}", self.child.id());
+    }
+
+    /// Waits for the process to exit, failing after `deadline`; returns its exit status.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "worker did not exit within {deadline:?}; log: {}",
+                self.log_path.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_started(&mut self) {
+        let until = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self.log().contains("worker started") {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("fulfil worker exited at start ({status}):\n{}", self.log());
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "fulfil worker did not start within 30 s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
