@@ -58,11 +58,15 @@ impl Worker {
         }
         let product_ids = self.products_touched(&fresh, extra).await?;
         let refs: Vec<&str> = product_ids.iter().map(String::as_str).collect();
+        let waiting = std::time::Instant::now();
         let held = match refs.is_empty() {
             true => None,
             false => Some(self.locks.acquire(&refs).await?),
         };
+        metrics::histogram!("fulfil_lock_wait_seconds").record(waiting.elapsed().as_secs_f64());
+        let holding = std::time::Instant::now();
         let result = self.under_lock(&fresh, &product_ids, held.as_ref()).await;
+        metrics::histogram!("fulfil_lock_hold_seconds").record(holding.elapsed().as_secs_f64());
         if let Some(held) = held {
             if let Err(e) = held.release().await {
                 tracing::warn!(error = %e, "lock release failed; the lease will expire");

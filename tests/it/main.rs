@@ -1,11 +1,13 @@
 //! Integration tests against the real services `./dev up` started: one binary, one harness.
 
 mod consumer;
+mod fault_proxy;
 mod flash_sale;
 mod foundation;
 mod harness;
 mod lock;
 mod lock_support;
 mod operations;
+mod outage;
 mod pipeline;
 mod worker;

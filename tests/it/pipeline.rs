@@ -30,11 +30,17 @@ pub struct Pipeline {
 impl Pipeline {
     /// Topics, queues (visibility 5 s, 10 receives before the DLQ) and both schemas.
     pub async fn new(fifo: bool) -> Pipeline {
+        Pipeline::with_receive_count(fifo, 10).await
+    }
+
+    /// Like `new`, with `max_receive_count` receives before a message goes to the DLQ.
+    pub async fn with_receive_count(fifo: bool, max_receive_count: u32) -> Pipeline {
         let aws = harness::aws().await;
         let write = TestDb::empty(Database::Write).await;
         let settings = SetupSettings {
             aws: harness::aws_settings(),
-            topology: Topology::validate(&harness::unique(""), fifo, 10, 5).expect("topology"),
+            topology: Topology::validate(&harness::unique(""), fifo, max_receive_count, 5)
+                .expect("topology"),
             write_database_url: write.url.clone(),
             read_database_url: TestDb::empty(Database::Read).await.url,
         };
@@ -53,6 +59,11 @@ impl Pipeline {
     /// Starts a `fulfil worker` process on this pipeline (`extra` adds flags) and waits
     /// until it says it started, so a worker that cannot start fails the test right here.
     pub async fn worker(&self, extra: &[&str]) -> WorkerProcess {
+        self.worker_with(extra, &[]).await
+    }
+
+    /// A worker with some environment overridden (e.g. its Redis URL through a proxy).
+    pub async fn worker_with(&self, extra: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
         let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("worker")));
         let log = std::fs::File::create(&log_path).expect("worker log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
@@ -81,6 +92,7 @@ impl Pipeline {
             )
             .env("FULFIL_VISIBILITY_TIMEOUT", "5")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);

@@ -1,0 +1,73 @@
+//! A dependency outage stops the worker from receiving, so receive counts are not burnt and
+//! no valid command reaches the DLQ; when the dependency is back the worker resumes alone.
+
+use std::time::Duration;
+
+use crate::fault_proxy::{upstream_of, Fault, FaultProxy};
+use crate::harness::bodies::{place, restock};
+use crate::pipeline::Pipeline;
+
+const DRAIN: Duration = Duration::from_secs(120);
+
+/// With 2 receives before the DLQ and a 5 s visibility timeout, a worker that kept
+/// receiving through a 12 s outage would push the waiting commands into the DLQ.
+async fn survives_an_outage_of(dependency: &str, fault: Fault) {
+    let p = Pipeline::with_receive_count(true, 2).await;
+    let real = match dependency {
+        "redis" => crate::harness::redis_url(),
+        _ => p.settings.write_database_url.expose().to_owned(),
+    };
+    let proxy = FaultProxy::start(&upstream_of(&real)).await;
+    let through = proxy.url_through(&real);
+    let var = if dependency == "redis" {
+        "FULFIL_REDIS_URL"
+    } else {
+        "FULFIL_WRITE_DATABASE_URL"
+    };
+    let worker = p.worker_with(&[], &[(var, through.as_str())]).await;
+    p.publish(&[restock("r", "bread", 100)]).await;
+    p.wait_for_count("SELECT count(*) FROM products", 1, DRAIN)
+        .await;
+
+    proxy.set(fault);
+    let orders: Vec<String> = (0..20)
+        .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("bread", 1)]))
+        .collect();
+    p.publish(&orders).await;
+    tokio::time::sleep(Duration::from_secs(12)).await; // the outage itself
+    assert_eq!(
+        p.count("SELECT count(*) FROM orders").await,
+        0,
+        "nothing applied during the outage"
+    );
+    proxy.set(Fault::Pass);
+
+    p.wait_for_count(
+        "SELECT count(*) FROM orders WHERE status = 'confirmed'",
+        20,
+        DRAIN,
+    )
+    .await;
+    p.wait_drained(DRAIN).await;
+    p.assert_invariants().await;
+    assert!(
+        worker.log().contains("outage: receiving paused"),
+        "the outage was logged:\n{}",
+        worker.log()
+    );
+}
+
+#[tokio::test]
+async fn a_redis_outage_holds_the_work_and_sends_nothing_to_the_dlq() {
+    survives_an_outage_of("redis", Fault::Refuse).await;
+}
+
+#[tokio::test]
+async fn a_write_database_outage_holds_the_work_and_sends_nothing_to_the_dlq() {
+    survives_an_outage_of("postgres", Fault::Reset).await;
+}
+
+#[tokio::test]
+async fn a_black_holed_redis_is_an_outage_too() {
+    survives_an_outage_of("redis", Fault::BlackHole).await;
+}
