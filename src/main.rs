@@ -28,6 +28,13 @@ enum Command {
     Setup(SetupArgs),
     /// Consume order commands: lock stock, write orders and events (until SIGTERM).
     Worker(WorkerArgs),
+    /// Publish order commands through SNS, as an upstream service does.
+    Publish(PublishArgs),
+    /// Exit 0 if the role on FULFIL_OPS_ADDR answers /healthz (for container health checks).
+    Healthcheck {
+        #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
+        ops_addr: String,
+    },
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -63,6 +70,57 @@ struct ReplayArgs {
     topology: TopologyArgs,
 }
 
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct PublishArgs {
+    #[command(subcommand)]
+    scenario: Option<Scenario>,
+    /// JSON Lines of contract-v1 commands; `-` reads stdin.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    topology: TopologyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// A flash sale: one Restock, then every buyer orders the same product at once.
+    FlashSale(FlashSaleArgs),
+}
+
+#[derive(Debug, Args)]
+struct FlashSaleArgs {
+    #[arg(long, default_value = "pokemon-bread")]
+    product: String,
+    #[arg(long, default_value_t = 1000)]
+    stock: u32,
+    #[arg(long, default_value_t = 1000)]
+    buyers: u32,
+    #[arg(long, default_value_t = 2)]
+    units: u32,
+    /// Share of orders published twice (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    duplicates: f64,
+    /// Invalid messages mixed in.
+    #[arg(long, default_value_t = 0)]
+    invalid: u32,
+    /// Seed for ids, duplicates and order; random when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Do not wait for the restock to be applied before publishing the orders (waiting
+    /// needs FULFIL_WRITE_DATABASE_URL).
+    #[arg(long)]
+    no_wait: bool,
+    #[arg(long = "write-database-url", env = "FULFIL_WRITE_DATABASE_URL")]
+    write_database_url: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    topology: TopologyArgs,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Table,
@@ -76,6 +134,12 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Healthcheck { ops_addr } => healthcheck(&ops_addr).await,
+        Command::Publish(PublishArgs {
+            scenario: Some(Scenario::FlashSale(args)),
+            ..
+        }) => flash_sale(args).await,
+        Command::Publish(args) => publish_file(args).await,
         Command::Invalid(InvalidCommand::List {
             write_db,
             limit,
@@ -164,4 +228,114 @@ async fn replay_invalid(args: ReplayArgs) -> anyhow::Result<()> {
         args.id, replayed.message_id
     );
     Ok(())
+}
+
+async fn publish_file(args: PublishArgs) -> anyhow::Result<()> {
+    let Some(path) = &args.file else {
+        anyhow::bail!(
+            "say what to publish: --file FILE (or - for stdin), or the flash-sale scenario"
+        )
+    };
+    let text = match path.to_str() {
+        Some("-") => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+        _ => std::fs::read_to_string(path)
+            .with_context(|| format!("reading --file {}", path.display()))?,
+    };
+    let (messages, bad) = fulfil::publish::read_commands(&text);
+    for b in &bad {
+        eprintln!("line {}: {} (not sent)", b.line, b.error);
+    }
+    let publisher =
+        fulfil::publish::publisher(&args.aws.into_settings()?, &args.topology.into_settings()?)
+            .await?;
+    let report =
+        fulfil::publish::publish_with_progress(&publisher, &messages, "publishing").await?;
+    finish(report, bad.len())
+}
+
+async fn flash_sale(args: FlashSaleArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&args.duplicates) {
+        anyhow::bail!(
+            "--duplicates: {} is not between 0.0 and 1.0",
+            args.duplicates
+        );
+    }
+    let sale = fulfil::scenario::FlashSale {
+        product_id: args.product.clone(),
+        stock: args.stock,
+        buyers: args.buyers,
+        units: args.units,
+        duplicates: args.duplicates,
+        invalid: args.invalid,
+        seed: args.seed.unwrap_or_else(rand::random),
+    };
+    let messages = sale.messages();
+    let publisher =
+        fulfil::publish::publisher(&args.aws.into_settings()?, &args.topology.into_settings()?)
+            .await?;
+    let restock = fulfil::publish::publish_with_progress(
+        &publisher,
+        std::slice::from_ref(&messages.restock),
+        "restock",
+    )
+    .await?;
+    wait_for_restock(&args, &messages.restock.dedup_id).await?;
+    let report =
+        fulfil::publish::publish_with_progress(&publisher, &messages.orders, "orders").await?;
+    eprintln!(
+        "flash sale {}: {} buyers x {} units on stock {}; {} duplicates and {} invalid mixed in",
+        args.product, args.buyers, args.units, args.stock, messages.duplicates, messages.invalid
+    );
+    let total = fulfil::queue::publisher::PublishReport {
+        sent: restock.sent + report.sent,
+        failed: restock.failed.into_iter().chain(report.failed).collect(),
+    };
+    finish(total, 0)
+}
+
+async fn wait_for_restock(args: &FlashSaleArgs, command_id: &str) -> anyhow::Result<()> {
+    let url = match (&args.write_database_url, args.no_wait) {
+        (Some(url), false) => fulfil::config::validate_postgres_url(
+            "FULFIL_WRITE_DATABASE_URL (--write-database-url)",
+            url,
+        )?,
+        _ => {
+            eprintln!("not waiting for the restock to be applied: orders decided before it are rejected UNKNOWN_PRODUCT");
+            return Ok(());
+        }
+    };
+    eprintln!("waiting for the restock to be applied ...");
+    if !fulfil::publish::wait_applied(&url, command_id, std::time::Duration::from_secs(120)).await?
+    {
+        anyhow::bail!(
+            "the restock {command_id} was not applied within 120 s: is a worker running?"
+        );
+    }
+    Ok(())
+}
+
+/// Prints the final count; any failure or bad line makes the exit code 1.
+fn finish(report: fulfil::queue::publisher::PublishReport, bad_lines: usize) -> anyhow::Result<()> {
+    for (index, why) in &report.failed {
+        eprintln!("message {index}: not published: {why}");
+    }
+    println!(
+        "sent {}, failed {}, invalid lines {}",
+        report.sent,
+        report.failed.len(),
+        bad_lines
+    );
+    if report.failed.is_empty() && bad_lines == 0 {
+        Ok(())
+    } else {
+        std::process::exit(1)
+    }
+}
+
+async fn healthcheck(ops_addr: &str) -> anyhow::Result<()> {
+    let addr = fulfil::config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", ops_addr)?;
+    match fulfil::ops::probe(addr, std::time::Duration::from_secs(3)).await {
+        Ok(()) => Ok(println!("healthy")),
+        Err(why) => anyhow::bail!("unhealthy: {why}"),
+    }
 }

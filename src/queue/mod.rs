@@ -4,6 +4,7 @@
 pub mod client;
 pub mod consumer;
 pub mod error;
+pub mod publisher;
 pub mod topology;
 
 pub use client::AwsClients;

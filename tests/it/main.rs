@@ -10,4 +10,5 @@ mod lock_support;
 mod operations;
 mod outage;
 mod pipeline;
+mod publish;
 mod worker;

@@ -141,3 +141,35 @@ async fn a_kept_invalid_command_is_listed_and_replayed_corrected() {
         1
     );
 }
+
+#[tokio::test]
+async fn healthcheck_exits_0_against_a_live_worker_and_1_against_nothing() {
+    let p = Pipeline::new(true).await;
+    let worker = p.worker(&[]).await;
+    let addr = worker
+        .log()
+        .lines()
+        .find_map(|l| {
+            l.split("ops=")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap_or("").to_owned())
+        })
+        .expect("ops address in the log");
+    let check = |addr: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(["healthcheck", "--ops-addr", addr])
+            .output()
+            .expect("run fulfil")
+    };
+
+    let live = check(&addr);
+    let dead = check("127.0.0.1:9");
+
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(!dead.status.success());
+    assert!(String::from_utf8_lossy(&dead.stderr).contains("127.0.0.1:9"));
+}
