@@ -335,7 +335,10 @@ fn finish(report: fulfil::queue::publisher::PublishReport, bad_lines: usize) -> 
 async fn healthcheck(ops_addr: &str) -> anyhow::Result<()> {
     let addr = fulfil::config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", ops_addr)?;
     match fulfil::ops::probe(addr, std::time::Duration::from_secs(3)).await {
-        Ok(()) => Ok(println!("healthy")),
+        Ok(()) => {
+            println!("healthy");
+            Ok(())
+        }
         Err(why) => anyhow::bail!("unhealthy: {why}"),
     }
 }
