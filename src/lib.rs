@@ -14,6 +14,7 @@ pub mod config;
 pub mod contract;
 pub mod db;
 pub mod domain;
+pub mod lambda;
 pub mod lock;
 pub mod ops;
 pub mod publish;

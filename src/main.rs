@@ -131,6 +131,9 @@ enum Format {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
+    // Failpoints named in FAIL_POINTS (fault-test builds only; inert otherwise).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Worker(args) => worker(args).await,

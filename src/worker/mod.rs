@@ -117,6 +117,18 @@ pub struct Worker {
     settings: WorkerSettings,
 }
 
+/// Failpoint `worker::poison` (failpoints builds only): a batch holding the command id given
+/// as its argument fails every time, as a valid command that always breaks something would.
+fn poisoned(valid: &[Valid<'_>]) -> Result<(), WorkerError> {
+    let poison = fail::eval("worker::poison", |arg| arg.unwrap_or_default());
+    match poison {
+        Some(id) if valid.iter().any(|v| v.envelope.command_id == id) => Err(WorkerError::Failed(
+            format!("failpoint worker::poison on {id}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A valid command of the batch with where it came from.
 pub(crate) struct Valid<'a> {
     pub index: usize,
@@ -193,6 +205,7 @@ impl Worker {
     /// Attempts the valid commands until they are applied, with a short jittered pause
     /// between attempts; a product found missing from the lock set is added to the next.
     async fn apply(&self, valid: &[Valid<'_>]) -> Result<Vec<(usize, Fate)>, WorkerError> {
+        poisoned(valid)?;
         let mut extra_products = BTreeSet::new();
         for attempt in 1..=self.settings.max_attempts {
             match self.attempt(valid, &extra_products).await {

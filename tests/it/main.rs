@@ -5,6 +5,7 @@ mod fault_proxy;
 mod flash_sale;
 mod foundation;
 mod harness;
+mod lambda;
 mod lock;
 mod lock_support;
 mod operations;

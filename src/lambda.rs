@@ -1,0 +1,90 @@
+//! The Lambda adapter: an SQS event (up to 10 records) through the same batch handler the
+//! long-running consumer uses, answered with partial batch failures (`batchItemFailures`),
+//! so only the records that failed come back. On FIFO queues the first failure and every
+//! record after it are reported failed: Lambda must not let later messages of a group
+//! overtake an earlier one, and a record after the failure was never attempted out of turn.
+
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+
+use crate::queue::consumer::{BatchHandler, Disposition, Message};
+
+/// Runs one SQS event through `handler`; an outage fails the whole batch (SQS redelivers it
+/// after the visibility timeout; Lambda has no way to hold it).
+pub async fn handle_sqs_event<H: BatchHandler>(
+    handler: &H,
+    event: SqsEvent,
+    fifo: bool,
+) -> SqsBatchResponse {
+    let messages: Vec<Message> = event.records.into_iter().map(message).collect();
+    let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
+    let failed = match handler.handle(messages).await {
+        Ok(dispositions) => failed_positions(&dispositions, ids.len(), fifo),
+        Err(outage) => {
+            tracing::warn!(dependency = outage.dependency, detail = %outage.detail, "outage: whole batch reported failed");
+            (0..ids.len()).collect()
+        }
+    };
+    let mut response = SqsBatchResponse::default();
+    for position in failed {
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = ids[position].clone();
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// Positions reported failed: every Retry, and on FIFO everything from the first one on.
+fn failed_positions(dispositions: &[Disposition], len: usize, fifo: bool) -> Vec<usize> {
+    let retry = |i: usize| !matches!(dispositions.get(i), Some(Disposition::Delete));
+    match (fifo, (0..len).find(|&i| retry(i))) {
+        (true, Some(first)) => (first..len).collect(),
+        _ => (0..len).filter(|&i| retry(i)).collect(),
+    }
+}
+
+fn message(record: SqsMessage) -> Message {
+    let attribute = |name: &str| record.attributes.get(name).cloned();
+    let sent_at = attribute("SentTimestamp")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+    Message {
+        message_id: record.message_id.clone().unwrap_or_default(),
+        receipt_handle: record.receipt_handle.clone().unwrap_or_default(),
+        body: record.body.clone().unwrap_or_default(),
+        group_id: attribute("MessageGroupId"),
+        receive_count: attribute("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1),
+        sent_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Disposition::{Delete, Retry};
+
+    #[test]
+    fn on_fifo_the_first_failure_and_everything_after_it_fail() {
+        assert_eq!(
+            failed_positions(&[Delete, Retry, Delete, Delete], 4, true),
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn on_standard_queues_only_the_failures_fail() {
+        assert_eq!(
+            failed_positions(&[Delete, Retry, Delete, Retry], 4, false),
+            vec![1, 3]
+        );
+    }
+
+    #[test]
+    fn a_missing_answer_counts_as_a_failure() {
+        assert_eq!(failed_positions(&[Delete], 2, false), vec![1]);
+        assert!(failed_positions(&[Delete, Delete], 2, true).is_empty());
+    }
+}

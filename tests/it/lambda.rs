@@ -1,0 +1,117 @@
+//! The Lambda handler fed SQS events built from JSON (as Lambda delivers them), against the
+//! real PostgreSQL and Redis: the same outcomes as the worker, partial batch failures.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use fulfil::lambda::handle_sqs_event;
+
+use crate::harness::bodies::{place, restock};
+use crate::harness::TestWorker;
+
+/// An SQS event of `bodies`, message ids `m-<first + i>`, grouped like the contract says.
+fn event(bodies: &[String], first: usize) -> SqsEvent {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let group = fulfil::contract::Envelope::parse(body).map(|e| e.command.message_group_id().to_owned()).unwrap_or_default();
+            serde_json::json!({
+                "messageId": format!("m-{}", first + i),
+                "receiptHandle": format!("rh-{}", first + i),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000", "MessageGroupId": group},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:fulfil-order-commands.fifo",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("an SQS event")
+}
+
+fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_seed_flash_sale_in_batches_of_ten_gives_the_workers_outcomes() {
+    let w = Arc::new(TestWorker::new().await);
+    assert!(failed_ids(
+        &handle_sqs_event(&w.worker, event(&[restock("r", "bread", 1000)], 0), true).await
+    )
+    .is_empty());
+    let orders: Vec<String> = (0..1000)
+        .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("bread", 2)]))
+        .collect();
+
+    let mut invocations = tokio::task::JoinSet::new();
+    for (n, chunk) in orders.chunks(10).enumerate() {
+        let (w, sqs_event) = (Arc::clone(&w), event(chunk, n * 10));
+        invocations
+            .spawn(async move { failed_ids(&handle_sqs_event(&w.worker, sqs_event, true).await) });
+    }
+    let failures: Vec<String> = invocations.join_all().await.into_iter().flatten().collect();
+
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        w.count("SELECT count(*) FROM orders WHERE status = 'confirmed'")
+            .await,
+        500
+    );
+    assert_eq!(
+        w.count("SELECT count(*) FROM orders WHERE reason = 'OUT_OF_STOCK'")
+            .await,
+        500
+    );
+    assert_eq!(w.available("bread").await, Some(0));
+}
+
+#[cfg(feature = "failpoints")]
+async fn poisoned_batch(fifo: bool) -> (Vec<String>, TestWorker) {
+    let w = TestWorker::new().await;
+    handle_sqs_event(&w.worker, event(&[restock("r", "bread", 100)], 100), fifo).await;
+    fail::cfg("worker::poison", "return(c3)").expect("failpoint");
+    let orders: Vec<String> = (0..10)
+        .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("bread", 1)]))
+        .collect();
+    let response = handle_sqs_event(&w.worker, event(&orders, 0), fifo).await;
+    fail::remove("worker::poison");
+    (failed_ids(&response), w)
+}
+
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn on_a_standard_queue_only_the_poisoned_record_is_reported_failed() {
+    let (failed, w) = poisoned_batch(false).await;
+
+    assert_eq!(failed, vec!["m-3"]);
+    assert_eq!(w.count("SELECT count(*) FROM orders").await, 9);
+}
+
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn on_a_fifo_queue_the_poisoned_record_and_every_later_one_are_reported_failed() {
+    let (failed, w) = poisoned_batch(true).await;
+
+    assert_eq!(
+        failed,
+        (3..10).map(|i| format!("m-{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        w.count("SELECT count(*) FROM orders WHERE order_id IN ('o0', 'o1', 'o2')")
+            .await,
+        3
+    );
+    assert_eq!(
+        w.count("SELECT count(*) FROM orders WHERE order_id = 'o3'")
+            .await,
+        0
+    );
+}
