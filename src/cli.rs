@@ -135,6 +135,24 @@ impl SetupArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+    /// Address of the query API and its /healthz /readyz /metrics (port 0 picks a free port).
+    #[arg(long, env = "FULFIL_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+}
+
+impl ApiArgs {
+    pub fn into_settings(&self) -> Result<crate::run::api::ApiRunSettings, ConfigError> {
+        Ok(crate::run::api::ApiRunSettings {
+            read_database_url: self.read_db.into_settings()?,
+            listen: config::validate_socket_addr("FULFIL_API_ADDR (--listen)", &self.listen)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fulfil::cli::{AwsArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
+use fulfil::cli::{ApiArgs, AwsArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
 
@@ -35,6 +35,8 @@ enum Command {
         #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
         ops_addr: String,
     },
+    /// Serve the read database as JSON under /v1 (until SIGTERM).
+    Api(ApiArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -143,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
             ..
         }) => flash_sale(args).await,
         Command::Publish(args) => publish_file(args).await,
+        Command::Api(args) => api(args).await,
         Command::Invalid(InvalidCommand::List {
             write_db,
             limit,
@@ -183,6 +186,16 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     fulfil::run::worker::run(settings, shutdown)
         .await
         .context("worker failed")?;
+    Ok(())
+}
+
+async fn api(args: ApiArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::api::run(settings, shutdown)
+        .await
+        .context("api failed")?;
     Ok(())
 }
 

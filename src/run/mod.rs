@@ -1,6 +1,7 @@
 //! One long-running loop per role. Each builds its adapters from validated settings, serves
 //! the operations endpoints, and runs until the shutdown token (SIGTERM/SIGINT) is cancelled.
 
+pub mod api;
 pub mod worker;
 
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub enum RunError {
     Queue(#[from] crate::queue::QueueError),
     #[error(transparent)]
     Ops(#[from] crate::ops::BindError),
+    #[error(transparent)]
+    Api(#[from] crate::api::ServeError),
 }
 
 /// A Redis connection that reconnects by itself after an outage, and fails at start if

@@ -1,5 +1,6 @@
 //! Integration tests against the real services `./dev up` started: one binary, one harness.
 
+mod api;
 mod consumer;
 mod fault_proxy;
 mod flash_sale;

@@ -1,0 +1,117 @@
+//! The API's failures and the HTTP answer each one gets: always a JSON body
+//! `{"error": "..."}` naming the parameter and value at fault, never a panic.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// Why a request got no data.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A path or query parameter the API cannot use.
+    #[error("{param}: {value:?} {reason}")]
+    BadParameter {
+        param: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{kind} {id:?} not found")]
+    NotFound { kind: &'static str, id: String },
+    /// The read database did not answer in time (down, unreachable, overloaded).
+    #[error("read database unavailable: {source}")]
+    Unavailable { source: sqlx::Error },
+    /// The read database took too long: treated like an outage.
+    #[error("read database did not answer within {after:?}")]
+    Slow { after: std::time::Duration },
+    /// The read database answered with something this code cannot read: a bug or a schema
+    /// out of step, not something a retry fixes.
+    #[error("read database: {source}")]
+    Internal { source: sqlx::Error },
+    #[error("no route {method} {path}")]
+    NoRoute { method: String, path: String },
+}
+
+impl ApiError {
+    pub fn bad(param: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self::BadParameter {
+            param,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } | Self::NoRoute { .. } => StatusCode::NOT_FOUND,
+            Self::Unavailable { .. } | Self::Slow { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A later identical request may succeed: the client should retry with backoff.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Slow { .. })
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(source: sqlx::Error) -> Self {
+        if is_outage(&source) {
+            Self::Unavailable { source }
+        } else {
+            Self::Internal { source }
+        }
+    }
+}
+
+/// Driver errors that mean "the database is not there or not usable right now".
+fn is_outage(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        // 08: connection exceptions; 53: insufficient resources; 57: operator intervention
+        // (admin shutdown, cannot connect now); 3D000: the database does not exist.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || code == "3D000"
+        }),
+        _ => false,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        let body = serde_json::json!({ "error": self.to_string() });
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_parameter_names_the_parameter_and_the_value() {
+        let err = ApiError::bad("order_id", "bad id!", "does not match ^x$");
+        assert_eq!(err.to_string(), r#"order_id: "bad id!" does not match ^x$"#);
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_pool_timeout_is_an_outage_and_a_decode_error_is_not() {
+        assert!(ApiError::from(sqlx::Error::PoolTimedOut).is_retryable());
+        let decode = ApiError::from(sqlx::Error::ColumnNotFound("x".into()));
+        assert_eq!(decode.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
