@@ -17,6 +17,7 @@ pub mod domain;
 pub mod lock;
 pub mod ops;
 pub mod queue;
+pub mod relay;
 pub mod run;
 pub mod setup;
 pub mod shutdown;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fulfil::cli::{AwsArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
+use fulfil::cli::{AwsArgs, RelayArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
 
@@ -28,6 +28,8 @@ enum Command {
     Setup(SetupArgs),
     /// Consume order commands: lock stock, write orders and events (until SIGTERM).
     Worker(WorkerArgs),
+    /// Publish the outbox's events to the events topic, in order per aggregate (until SIGTERM).
+    Relay(RelayArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -76,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Relay(args) => relay(args).await,
         Command::Invalid(InvalidCommand::List {
             write_db,
             limit,
@@ -116,6 +119,16 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     fulfil::run::worker::run(settings, shutdown)
         .await
         .context("worker failed")?;
+    Ok(())
+}
+
+async fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::relay::run(settings, shutdown)
+        .await
+        .context("relay failed")?;
     Ok(())
 }
 

@@ -111,6 +111,19 @@ pub async fn queue_url(aws: &AwsClients, name: &str) -> Result<String, QueueErro
         })
 }
 
+/// The ARN of an existing topic, or an error that says to run `fulfil setup`.
+pub async fn topic_arn(aws: &AwsClients, name: &str) -> Result<String, QueueError> {
+    lookup_topic(aws, name)
+        .await?
+        .ok_or_else(|| QueueError::Topology {
+            resource: format!("topic {name}"),
+            problem: format!(
+                "does not exist at {}: run `fulfil setup` first",
+                aws.endpoint
+            ),
+        })
+}
+
 struct Setup<'a> {
     aws: &'a AwsClients,
     topology: &'a Topology,
@@ -204,30 +217,7 @@ impl Setup<'_> {
     }
 
     async fn find_topic(&self, name: &str) -> Result<Option<String>, QueueError> {
-        let suffix = format!(":{name}");
-        let mut token = None;
-        loop {
-            let page = self
-                .aws
-                .sns
-                .list_topics()
-                .set_next_token(token)
-                .send()
-                .await;
-            let page = page.map_err(|e| self.err("ListTopics", name, e))?;
-            let found = page
-                .topics()
-                .iter()
-                .filter_map(|t| t.topic_arn())
-                .find(|a| a.ends_with(&suffix));
-            if let Some(arn) = found {
-                return Ok(Some(arn.to_owned()));
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(None);
-            }
-        }
+        lookup_topic(self.aws, name).await
     }
 
     /// Creates the queue with `wanted` or, when it exists, sets the attributes that differ.
@@ -511,6 +501,28 @@ impl Setup<'_> {
         R: std::fmt::Debug,
     {
         QueueError::aws(operation, resource, &self.aws.endpoint, e)
+    }
+}
+
+/// Pages through ListTopics for the topic whose ARN ends in `:{name}`.
+async fn lookup_topic(aws: &AwsClients, name: &str) -> Result<Option<String>, QueueError> {
+    let suffix = format!(":{name}");
+    let mut token = None;
+    loop {
+        let page = aws.sns.list_topics().set_next_token(token).send().await;
+        let page = page.map_err(|e| QueueError::aws("ListTopics", name, &aws.endpoint, e))?;
+        let found = page
+            .topics()
+            .iter()
+            .filter_map(|t| t.topic_arn())
+            .find(|a| a.ends_with(&suffix));
+        if let Some(arn) = found {
+            return Ok(Some(arn.to_owned()));
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(None);
+        }
     }
 }
 
