@@ -21,6 +21,7 @@ pub mod lock;
 pub mod ops;
 pub mod publish;
 pub mod queue;
+pub mod relay;
 pub mod run;
 pub mod scenario;
 pub mod setup;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fulfil::cli::{ApiArgs, AwsArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
+use fulfil::cli::{ApiArgs, AwsArgs, RelayArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
 
@@ -37,6 +37,8 @@ enum Command {
     },
     /// Serve the read database as JSON under /v1 (until SIGTERM).
     Api(ApiArgs),
+    /// Publish the outbox's events to the events topic, in order per aggregate (until SIGTERM).
+    Relay(RelayArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -146,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
         }) => flash_sale(args).await,
         Command::Publish(args) => publish_file(args).await,
         Command::Api(args) => api(args).await,
+        Command::Relay(args) => relay(args).await,
         Command::Invalid(InvalidCommand::List {
             write_db,
             limit,
@@ -196,6 +199,16 @@ async fn api(args: ApiArgs) -> anyhow::Result<()> {
     fulfil::run::api::run(settings, shutdown)
         .await
         .context("api failed")?;
+    Ok(())
+}
+
+async fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::relay::run(settings, shutdown)
+        .await
+        .context("relay failed")?;
     Ok(())
 }
 

@@ -13,4 +13,5 @@ mod operations;
 mod outage;
 mod pipeline;
 mod publish;
+mod relay;
 mod worker;
