@@ -16,6 +16,7 @@ pub mod db;
 pub mod domain;
 pub mod lock;
 pub mod ops;
+pub mod projector;
 pub mod queue;
 pub mod run;
 pub mod setup;

@@ -1,6 +1,7 @@
 //! One long-running loop per role. Each builds its adapters from validated settings, serves
 //! the operations endpoints, and runs until the shutdown token (SIGTERM/SIGINT) is cancelled.
 
+pub mod projector;
 pub mod worker;
 
 use std::time::Duration;

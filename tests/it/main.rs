@@ -8,4 +8,5 @@ mod lock;
 mod lock_support;
 mod operations;
 mod pipeline;
+mod projector;
 mod worker;
