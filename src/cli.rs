@@ -269,3 +269,66 @@ impl RelayArgs {
         })
     }
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct ProjectorArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+    /// Concurrent long polls on the projector queue (each holds up to 10 events).
+    #[arg(long, env = "FULFIL_PROJECTOR_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "FULFIL_PROJECTOR_OPS_ADDR",
+        default_value = "127.0.0.1:9466"
+    )]
+    pub ops_addr: String,
+}
+
+impl ProjectorArgs {
+    pub fn into_settings(
+        &self,
+    ) -> Result<crate::run::projector::ProjectorRunSettings, ConfigError> {
+        if self.concurrency == 0 {
+            return Err(ConfigError {
+                setting: "FULFIL_PROJECTOR_CONCURRENCY (--concurrency)",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(crate::run::projector::ProjectorRunSettings {
+            aws: self.aws.into_settings()?,
+            topology: self.topology.into_settings()?,
+            read_database_url: self.read_db.into_settings()?,
+            concurrency: self.concurrency,
+            ops_addr: config::validate_socket_addr(
+                "FULFIL_PROJECTOR_OPS_ADDR (--ops-addr)",
+                &self.ops_addr,
+            )?,
+        })
+    }
+}
+
+/// Both databases: `verify` and `rebuild` replay the write side's log into the read side.
+#[derive(Debug, Clone, Args)]
+pub struct BothDbArgs {
+    #[command(flatten)]
+    pub write_db: WriteDbArgs,
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+}
+
+impl BothDbArgs {
+    /// (write database, read database)
+    pub fn into_settings(&self) -> Result<(SecretUrl, SecretUrl), ConfigError> {
+        Ok((
+            self.write_db.into_settings()?,
+            self.read_db.into_settings()?,
+        ))
+    }
+}

@@ -19,6 +19,7 @@ pub mod domain;
 pub mod lambda;
 pub mod lock;
 pub mod ops;
+pub mod projector;
 pub mod publish;
 pub mod queue;
 pub mod relay;

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fulfil::cli::{ApiArgs, AwsArgs, RelayArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
+use fulfil::cli::{
+    ApiArgs, AwsArgs, BothDbArgs, ProjectorArgs, RelayArgs, SetupArgs, TopologyArgs, WorkerArgs,
+    WriteDbArgs,
+};
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
 
@@ -39,6 +42,13 @@ enum Command {
     Api(ApiArgs),
     /// Publish the outbox's events to the events topic, in order per aggregate (until SIGTERM).
     Relay(RelayArgs),
+    /// Apply change events to the read database (until SIGTERM).
+    Projector(ProjectorArgs),
+    /// Compare the read database with a replay of the write database's event log (exit 1 on
+    /// any difference).
+    Verify(BothDbArgs),
+    /// Rebuild the read database from the write database's event log and swap it in.
+    Rebuild(BothDbArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -141,6 +151,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Projector(args) => projector(args).await,
+        Command::Verify(args) => verify(args).await,
+        Command::Rebuild(args) => rebuild(args).await,
         Command::Healthcheck { ops_addr } => healthcheck(&ops_addr).await,
         Command::Publish(PublishArgs {
             scenario: Some(Scenario::FlashSale(args)),
@@ -209,6 +222,42 @@ async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     fulfil::run::relay::run(settings, shutdown)
         .await
         .context("relay failed")?;
+    Ok(())
+}
+
+async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::projector::run(settings, shutdown)
+        .await
+        .context("projector failed")?;
+    Ok(())
+}
+
+async fn verify(args: BothDbArgs) -> anyhow::Result<()> {
+    let (write, read) = args.into_settings()?;
+    let report = fulfil::projector::verify::verify_databases(&write, &read)
+        .await
+        .context("verify failed")?;
+    for difference in &report.differences {
+        println!("{difference}");
+    }
+    println!("{}", report.summary());
+    if !report.is_clean() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn rebuild(args: BothDbArgs) -> anyhow::Result<()> {
+    let (write, read) = args.into_settings()?;
+    let report = fulfil::projector::rebuild::rebuild_databases(&write, &read)
+        .await
+        .context("rebuild failed")?;
+    for line in report.lines() {
+        println!("{line}");
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod lock_support;
 mod operations;
 mod outage;
 mod pipeline;
+mod projector;
 mod publish;
 mod relay;
 mod worker;
