@@ -332,3 +332,78 @@ impl BothDbArgs {
         ))
     }
 }
+
+/// `fulfil run`: every role in one process; each role's own settings keep their names.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+    /// Relay: milliseconds between looks at the outbox when no NOTIFY arrives.
+    #[arg(
+        long = "relay-poll-ms",
+        env = "FULFIL_RELAY_POLL_MS",
+        default_value_t = 500
+    )]
+    pub relay_poll_ms: u64,
+    /// Relay: /healthz /readyz /metrics.
+    #[arg(
+        long = "relay-ops-addr",
+        env = "FULFIL_RELAY_OPS_ADDR",
+        default_value = "127.0.0.1:9465"
+    )]
+    pub relay_ops_addr: String,
+    /// Projector: concurrent long polls on the projector queue.
+    #[arg(
+        long = "projector-concurrency",
+        env = "FULFIL_PROJECTOR_CONCURRENCY",
+        default_value_t = 4
+    )]
+    pub projector_concurrency: usize,
+    /// Projector: /healthz /readyz /metrics.
+    #[arg(
+        long = "projector-ops-addr",
+        env = "FULFIL_PROJECTOR_OPS_ADDR",
+        default_value = "127.0.0.1:9466"
+    )]
+    pub projector_ops_addr: String,
+    /// API: where it listens (with its own /healthz /readyz /metrics).
+    #[arg(
+        long = "api-listen",
+        env = "FULFIL_API_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub api_listen: String,
+}
+
+impl RunArgs {
+    pub fn into_settings(&self) -> Result<crate::run::all::AllRunSettings, ConfigError> {
+        let worker = self.worker.into_settings()?;
+        let relay = RelayArgs {
+            aws: self.worker.aws.clone(),
+            topology: self.worker.topology.clone(),
+            write_db: self.worker.write_db.clone(),
+            poll_interval_ms: self.relay_poll_ms,
+            batch_size: 100,
+            ops_addr: self.relay_ops_addr.clone(),
+        };
+        let projector = ProjectorArgs {
+            aws: self.worker.aws.clone(),
+            topology: self.worker.topology.clone(),
+            read_db: self.read_db.clone(),
+            concurrency: self.projector_concurrency,
+            ops_addr: self.projector_ops_addr.clone(),
+        };
+        let api = ApiArgs {
+            read_db: self.read_db.clone(),
+            listen: self.api_listen.clone(),
+        };
+        Ok(crate::run::all::AllRunSettings {
+            worker,
+            relay: relay.into_settings()?,
+            projector: projector.into_settings()?,
+            api: api.into_settings()?,
+        })
+    }
+}

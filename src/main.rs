@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fulfil::cli::{
-    ApiArgs, AwsArgs, BothDbArgs, ProjectorArgs, RelayArgs, SetupArgs, TopologyArgs, WorkerArgs,
-    WriteDbArgs,
+    ApiArgs, AwsArgs, BothDbArgs, ProjectorArgs, RelayArgs, RunArgs, SetupArgs, TopologyArgs,
+    WorkerArgs, WriteDbArgs,
 };
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Create topics, queues, DLQs and subscriptions, and migrate both databases (idempotent).
     Setup(SetupArgs),
+    /// Worker, relay, projector and API in one process (until SIGTERM): the local default.
+    Run(RunArgs),
     /// Consume order commands: lock stock, write orders and events (until SIGTERM).
     Worker(WorkerArgs),
     /// Publish order commands through SNS, as an upstream service does.
@@ -150,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
     let _failpoints = fail::FailScenario::setup();
     match cli.command {
         Command::Setup(args) => setup(args).await,
+        Command::Run(args) => run_all(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Projector(args) => projector(args).await,
         Command::Verify(args) => verify(args).await,
@@ -192,6 +195,16 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
             "nothing changed"
         }
     );
+    Ok(())
+}
+
+async fn run_all(args: RunArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::all::run(settings, shutdown)
+        .await
+        .context("fulfil run failed")?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! One long-running loop per role. Each builds its adapters from validated settings, serves
 //! the operations endpoints, and runs until the shutdown token (SIGTERM/SIGINT) is cancelled.
 
+pub mod all;
 pub mod api;
 pub mod projector;
 pub mod relay;
@@ -15,6 +16,8 @@ use crate::config::SecretUrl;
 /// Failures that stop a role from starting or running, each naming what failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error("a role panicked: {0}")]
+    Panicked(String),
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error("cannot connect to Redis at {url}: {source}")]

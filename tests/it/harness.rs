@@ -113,6 +113,13 @@ impl TestDb {
         (test_db, pool)
     }
 
+    /// A small pool on any database URL of the test's (e.g. a pipeline's read database).
+    pub async fn pool_for(url: &SecretUrl) -> PgPool {
+        db::connect(Database::Read, url, 2)
+            .await
+            .expect("connect to the test database")
+    }
+
     pub async fn pool(&self, kind: Database, max: u32) -> PgPool {
         db::connect(kind, &self.url, max)
             .await

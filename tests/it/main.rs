@@ -14,5 +14,6 @@ mod outage;
 mod pipeline;
 mod projector;
 mod publish;
+mod read_side;
 mod relay;
 mod worker;

@@ -64,16 +64,44 @@ impl Pipeline {
 
     /// A worker with some environment overridden (e.g. its Redis URL through a proxy).
     pub async fn worker_with(&self, extra: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
-        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("worker")));
-        let log = std::fs::File::create(&log_path).expect("worker log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
-        command
-            .args(["worker", "--ops-addr", "127.0.0.1:0"])
-            .args(extra)
-            .env("FULFIL_LOCK_LEASE_MS", "1000")
+        let args = [&["worker", "--ops-addr", "127.0.0.1:0"], extra].concat();
+        self.role(&args, env, "worker started").await
+    }
+
+    /// Starts a `fulfil relay` process on this pipeline.
+    pub async fn relay(&self, extra: &[&str]) -> WorkerProcess {
+        self.role(
+            &[&["relay", "--ops-addr", "127.0.0.1:0"], extra].concat(),
+            &[],
+            "relay started",
+        )
+        .await
+    }
+
+    /// Starts a `fulfil projector` process on this pipeline.
+    pub async fn projector(&self, extra: &[&str]) -> WorkerProcess {
+        self.role(
+            &[&["projector", "--ops-addr", "127.0.0.1:0"], extra].concat(),
+            &[],
+            "projector started",
+        )
+        .await
+    }
+
+    /// Starts `fulfil ARGS` with this pipeline's settings in its environment (every role
+    /// takes what it needs) and waits until its log shows `started`.
+    pub async fn role(&self, args: &[&str], env: &[(&str, &str)], started: &str) -> WorkerProcess {
+        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique(args[0])));
+        let log = std::fs::File::create(&log_path).expect("process log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+            .args(args)
             .env(
                 "FULFIL_WRITE_DATABASE_URL",
                 self.settings.write_database_url.expose(),
+            )
+            .env(
+                "FULFIL_READ_DATABASE_URL",
+                self.settings.read_database_url.expose(),
             )
             .env("FULFIL_REDIS_URL", harness::redis_url())
             .env("FULFIL_REDIS_KEY_PREFIX", &self.key_prefix)
@@ -91,51 +119,17 @@ impl Pipeline {
                 (!self.settings.topology.fifo).to_string(),
             )
             .env("FULFIL_VISIBILITY_TIMEOUT", "5")
+            .env("FULFIL_LOCK_LEASE_MS", "1000")
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
-        let child = command.spawn().expect("start fulfil worker");
-        let mut worker = WorkerProcess { child, log_path };
-        worker.wait_started().await;
-        worker
-    }
-
-    /// Starts a `fulfil relay` process on this pipeline (`extra` adds flags) and waits until
-    /// it says it started.
-    pub async fn relay(&self, extra: &[&str]) -> WorkerProcess {
-        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("relay")));
-        let log = std::fs::File::create(&log_path).expect("relay log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
-        command
-            .args(["relay", "--ops-addr", "127.0.0.1:0"])
-            .args(extra)
-            .env(
-                "FULFIL_WRITE_DATABASE_URL",
-                self.settings.write_database_url.expose(),
-            )
-            .env(
-                "AWS_ENDPOINT_URL",
-                self.settings
-                    .aws
-                    .endpoint_url
-                    .as_deref()
-                    .unwrap_or_default(),
-            )
-            .env("FULFIL_QUEUE_PREFIX", &self.settings.topology.prefix)
-            .env(
-                "FULFIL_STANDARD_QUEUES",
-                (!self.settings.topology.fifo).to_string(),
-            )
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
-        let child = command.spawn().expect("start fulfil relay");
-        let mut relay = WorkerProcess { child, log_path };
-        relay.wait_logged("relay started").await;
-        relay
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start fulfil {args:?}: {e}"));
+        let mut process = WorkerProcess { child, log_path };
+        process.wait_logged(started).await;
+        process
     }
 
     /// Publishes through SNS in batches of ten, as the contract says (group and dedup ids
@@ -355,12 +349,8 @@ impl WorkerProcess {
         }
     }
 
-    async fn wait_started(&mut self) {
-        self.wait_logged("worker started").await;
-    }
-
     /// Waits until the log contains `marker`, failing if the process exits first.
-    async fn wait_logged(&mut self, marker: &str) {
+    pub async fn wait_logged(&mut self, marker: &str) {
         let until = tokio::time::Instant::now() + Duration::from_secs(30);
         while !self.log().contains(marker) {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
