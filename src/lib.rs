@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod lambda;
 pub mod lock;

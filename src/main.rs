@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Create topics, queues, DLQs and subscriptions, and migrate both databases (idempotent).
     Setup(SetupArgs),
+    /// The flash-sale demo: a namespace of its own, `fulfil run`, the seed scenario, a summary.
+    Demo(DemoArgs),
     /// Worker, relay, projector and API in one process (until SIGTERM): the local default.
     Run(RunArgs),
     /// Consume order commands: lock stock, write orders and events (until SIGTERM).
@@ -137,6 +139,33 @@ struct FlashSaleArgs {
     topology: TopologyArgs,
 }
 
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[arg(long, default_value_t = 1000)]
+    buyers: u32,
+    #[arg(long, default_value_t = 1000)]
+    stock: u32,
+    #[arg(long, default_value_t = 2)]
+    units: u32,
+    /// Share of orders published twice.
+    #[arg(long, default_value_t = 0.1)]
+    duplicates: f64,
+    /// Invalid messages mixed in.
+    #[arg(long, default_value_t = 5)]
+    invalid: u32,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Give up if the pipeline has not drained after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    deadline_secs: u64,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    write_db: WriteDbArgs,
+    #[command(flatten)]
+    redis: fulfil::cli::RedisArgs,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Table,
@@ -153,6 +182,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Run(args) => run_all(args).await,
+        Command::Demo(args) => demo(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Projector(args) => projector(args).await,
         Command::Verify(args) => verify(args).await,
@@ -432,4 +462,28 @@ async fn healthcheck(ops_addr: &str) -> anyhow::Result<()> {
         }
         Err(why) => anyhow::bail!("unhealthy: {why}"),
     }
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let settings = fulfil::demo::DemoSettings {
+        aws: args.aws.into_settings()?,
+        write_database_url: args.write_db.into_settings()?,
+        redis_url: args.redis.into_settings()?,
+        sale: fulfil::scenario::FlashSale {
+            product_id: "pokemon-bread".into(),
+            stock: args.stock,
+            buyers: args.buyers,
+            units: args.units,
+            duplicates: args.duplicates,
+            invalid: args.invalid,
+            seed: args.seed.unwrap_or_else(rand::random),
+        },
+        deadline: std::time::Duration::from_secs(args.deadline_secs),
+    };
+    let summary = fulfil::demo::run(&settings).await.context("demo failed")?;
+    println!("{summary}");
+    if !summary.verified {
+        std::process::exit(1);
+    }
+    Ok(())
 }

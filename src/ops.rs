@@ -74,35 +74,45 @@ pub async fn serve(
 }
 
 /// `fulfil healthcheck`: asks a running role's `/healthz` on `addr` (the container health
-/// check; no curl in the image). A tiny HTTP/1.1 GET is all it needs.
+/// check; no curl in the image).
 pub async fn probe(addr: SocketAddr, timeout: std::time::Duration) -> Result<(), String> {
+    fetch(addr, "/healthz", timeout).await.map(|_| ())
+}
+
+/// GETs `path` from a role's ops endpoint: the body on 200, else why not. A tiny HTTP/1.1
+/// client is all these local probes need.
+pub async fn fetch(
+    addr: SocketAddr,
+    path: &str,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let ask = async {
         let mut stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream
             .write_all(request.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
-        let mut head = [0u8; 32];
-        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
-        let status = String::from_utf8_lossy(&head[..n])
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
-        match status.as_str() {
-            "200" => Ok(()),
-            other => Err(format!("http://{addr}/healthz answered {other:?}")),
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.split_whitespace().nth(1).unwrap_or("").to_owned();
+        match (status.as_str(), response.split_once("\r\n\r\n")) {
+            ("200", Some((_, body))) => Ok(body.to_owned()),
+            (other, _) => Err(format!("http://{addr}{path} answered {other:?}")),
         }
+    };
+    let late = || {
+        Err(format!(
+            "http://{addr}{path} did not answer within {timeout:?}"
+        ))
     };
     tokio::time::timeout(timeout, ask)
         .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "http://{addr}/healthz did not answer within {timeout:?}"
-            ))
-        })
+        .unwrap_or_else(|_| late())
 }
