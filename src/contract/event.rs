@@ -3,7 +3,7 @@
 //! Each event carries the whole state of its aggregate after the change (a snapshot, not a
 //! delta), so applying one is an upsert guarded by the per-aggregate version: a duplicate is
 //! recognised by its version, and a read model can be rebuilt from the log alone. The JSON
-//! schema lives in `contract/change-events.v1.schema.json`.
+//! schema lives in `contract/change-events.v1.schema.json` (a test keeps the two in step).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -154,6 +154,38 @@ mod tests {
         assert_eq!(json["schema_version"], 1);
         let back: ChangeEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    /// The committed JSON schema and the code agree on every required field.
+    #[test]
+    fn events_carry_every_field_the_committed_schema_requires() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../contract/change-events.v1.schema.json")).unwrap();
+        let required = |v: &serde_json::Value| -> Vec<String> {
+            v["required"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
+        };
+        let order = OrderSnapshot {
+            order_id: "o".into(),
+            user_id: "u".into(),
+            status: "confirmed".into(),
+            reason: None,
+            lines: vec![],
+            placed_at: Utc::now(),
+        };
+        let events = [
+            stock_event(1),
+            ChangeEvent::new(AggregateType::Order, "o", 1, "c", Utc::now(), EventData::OrderConfirmed(order)),
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            for field in required(&schema) {
+                assert!(json.get(&field).is_some(), "{field} missing from {json}");
+            }
+            let def = if event.aggregate_type == AggregateType::Order { "order" } else { "stock" };
+            for field in required(&schema["$defs"][def]) {
+                assert!(json["data"].get(&field).is_some(), "data.{field} missing from {json}");
+            }
+        }
     }
 
     #[test]
