@@ -160,9 +160,15 @@ mod tests {
     #[test]
     fn events_carry_every_field_the_committed_schema_requires() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../contract/change-events.v1.schema.json")).unwrap();
+            serde_json::from_str(include_str!("../../contract/change-events.v1.schema.json"))
+                .unwrap();
         let required = |v: &serde_json::Value| -> Vec<String> {
-            v["required"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
+            v["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_owned())
+                .collect()
         };
         let order = OrderSnapshot {
             order_id: "o".into(),
@@ -174,16 +180,30 @@ mod tests {
         };
         let events = [
             stock_event(1),
-            ChangeEvent::new(AggregateType::Order, "o", 1, "c", Utc::now(), EventData::OrderConfirmed(order)),
+            ChangeEvent::new(
+                AggregateType::Order,
+                "o",
+                1,
+                "c",
+                Utc::now(),
+                EventData::OrderConfirmed(order),
+            ),
         ];
         for event in events {
             let json = serde_json::to_value(&event).unwrap();
             for field in required(&schema) {
                 assert!(json.get(&field).is_some(), "{field} missing from {json}");
             }
-            let def = if event.aggregate_type == AggregateType::Order { "order" } else { "stock" };
+            let def = if event.aggregate_type == AggregateType::Order {
+                "order"
+            } else {
+                "stock"
+            };
             for field in required(&schema["$defs"][def]) {
-                assert!(json["data"].get(&field).is_some(), "data.{field} missing from {json}");
+                assert!(
+                    json["data"].get(&field).is_some(),
+                    "data.{field} missing from {json}"
+                );
             }
         }
     }

@@ -1,5 +1,8 @@
 //! The SNS half of a relay step: claimed rows out to the events topic with `PublishBatch`,
 //! in id order, ten (and at most 250 KiB) per call, returning what may be marked published.
+//! Rows are split into lanes by aggregate: one aggregate's rows always share a lane and go
+//! out in order, one call after another, while the lanes publish side by side (a step's
+//! calls are what bounds the relay's pace, and so the read side's lag).
 //!
 //! Touches only the SNS client. An entry SNS refuses keeps its aggregate back for the rest
 //! of the step, so a later event of that aggregate is never marked before an earlier one.
@@ -27,12 +30,51 @@ pub struct Published {
     pub error: Option<RelayError>,
 }
 
-/// Publishes `rows` (in id order); stops at the first call that fails as a whole.
+/// Calls in flight at once, one per lane.
+const LANES: usize = 4;
+
+/// Publishes `rows` (in id order) lane by lane; a lane stops at its first call that fails
+/// as a whole, the others carry on.
 pub async fn publish(
     sns: &aws_sdk_sns::Client,
     topic_arn: &str,
     fifo: bool,
     rows: &[OutboxRow],
+) -> Published {
+    let lanes = lanes(rows);
+    let rounds = lanes
+        .iter()
+        .map(|lane| publish_lane(sns, topic_arn, fifo, lane));
+    let mut merged = Published::default();
+    for lane in futures::future::join_all(rounds).await {
+        merged.ids.extend(lane.ids);
+        merged.refused += lane.refused;
+        if merged.error.is_none() {
+            merged.error = lane.error;
+        }
+    }
+    merged
+}
+
+/// Rows by lane (hash of the aggregate), each lane keeping id order.
+fn lanes(rows: &[OutboxRow]) -> Vec<Vec<&OutboxRow>> {
+    use std::hash::{Hash, Hasher};
+    let mut lanes: Vec<Vec<&OutboxRow>> = vec![Vec::new(); LANES];
+    for row in rows {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        row.aggregate_key().hash(&mut hasher);
+        lanes[(hasher.finish() % LANES as u64) as usize].push(row);
+    }
+    lanes.retain(|lane| !lane.is_empty());
+    lanes
+}
+
+/// Publishes one lane's rows in order; stops at the first call that fails as a whole.
+async fn publish_lane(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    fifo: bool,
+    rows: &[&OutboxRow],
 ) -> Published {
     let mut published = Published::default();
     let mut blocked = HashSet::new();
@@ -57,12 +99,12 @@ pub async fn publish(
 
 /// The next rows from `cursor` whose aggregate is not blocked, within SNS's batch limits.
 fn next_batch<'r>(
-    rows: &'r [OutboxRow],
+    rows: &[&'r OutboxRow],
     cursor: &mut usize,
     blocked: &HashSet<String>,
 ) -> Vec<&'r OutboxRow> {
     let (mut batch, mut bytes) = (Vec::new(), 0);
-    while let Some(row) = rows.get(*cursor) {
+    while let Some(&row) = rows.get(*cursor) {
         if blocked.contains(&row.aggregate_key()) {
             *cursor += 1;
             continue;
@@ -196,6 +238,29 @@ mod tests {
         }
     }
 
+    fn refs(rows: &[OutboxRow]) -> Vec<&OutboxRow> {
+        rows.iter().collect()
+    }
+
+    #[test]
+    fn an_aggregate_keeps_one_lane_and_its_order_and_every_row_gets_a_lane() {
+        let rows: Vec<_> = (1..=40)
+            .map(|i| row(i, &format!("p{}", i % 7), 1))
+            .collect();
+        let lanes = lanes(&rows);
+        assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), 40);
+        for lane in &lanes {
+            assert!(lane.windows(2).all(|w| w[0].id < w[1].id));
+        }
+        for key in (0..7).map(|k| format!("product:p{k}")) {
+            let holding = lanes
+                .iter()
+                .filter(|l| l.iter().any(|r| r.aggregate_key() == key))
+                .count();
+            assert_eq!(holding, 1, "{key} is in {holding} lanes");
+        }
+    }
+
     fn ids(batch: &[&OutboxRow]) -> Vec<i64> {
         batch.iter().map(|r| r.id).collect()
     }
@@ -205,7 +270,7 @@ mod tests {
         let rows: Vec<_> = (1..=23).map(|i| row(i, "p", 10)).collect();
         let (mut cursor, blocked) = (0, HashSet::new());
         let sizes: Vec<usize> = std::iter::from_fn(|| {
-            let batch = next_batch(&rows, &mut cursor, &blocked);
+            let batch = next_batch(&refs(&rows), &mut cursor, &blocked);
             (!batch.is_empty()).then_some(batch.len())
         })
         .collect();
@@ -217,11 +282,11 @@ mod tests {
         let rows = vec![row(1, "p", 200 * 1024), row(2, "q", 100 * 1024)];
         let mut cursor = 0;
         assert_eq!(
-            ids(&next_batch(&rows, &mut cursor, &HashSet::new())),
+            ids(&next_batch(&refs(&rows), &mut cursor, &HashSet::new())),
             vec![1]
         );
         assert_eq!(
-            ids(&next_batch(&rows, &mut cursor, &HashSet::new())),
+            ids(&next_batch(&refs(&rows), &mut cursor, &HashSet::new())),
             vec![2]
         );
     }
@@ -230,7 +295,7 @@ mod tests {
     fn rows_of_a_blocked_aggregate_are_skipped() {
         let rows = vec![row(1, "p", 1), row(2, "q", 1), row(3, "p", 1)];
         let blocked = HashSet::from(["product:p".to_owned()]);
-        assert_eq!(ids(&next_batch(&rows, &mut 0, &blocked)), vec![2]);
+        assert_eq!(ids(&next_batch(&refs(&rows), &mut 0, &blocked)), vec![2]);
     }
 
     #[test]
