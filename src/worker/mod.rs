@@ -177,10 +177,15 @@ impl Worker {
         for (index, fate) in self.apply(&valid).await? {
             fates[index] = Some(fate);
         }
-        Ok(fates
+        // Every message gets a fate; a gap would be a bug, and guessing one could delete a
+        // message that was never applied.
+        let missing =
+            |i: usize| WorkerError::Failed(format!("no fate for message {}", batch[i].message_id));
+        fates
             .into_iter()
-            .map(|f| f.unwrap_or(Fate::Duplicate))
-            .collect())
+            .enumerate()
+            .map(|(i, f)| f.ok_or_else(|| missing(i)))
+            .collect()
     }
 
     async fn keep_invalid(
