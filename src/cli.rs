@@ -223,6 +223,9 @@ impl WorkerArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RelayArgs {
+    /// The events topic's ARN; looked up by name (needs sns:ListTopics) when absent.
+    #[arg(long, env = "FULFIL_EVENTS_TOPIC_ARN")]
+    pub events_topic_arn: Option<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
@@ -257,6 +260,7 @@ impl RelayArgs {
             });
         }
         Ok(crate::run::relay::RelayRunSettings {
+            events_topic_arn: self.events_topic_arn.clone().filter(|a| !a.is_empty()),
             aws: self.aws.into_settings()?,
             topology: self.topology.into_settings()?,
             write_database_url: self.write_db.into_settings()?,
@@ -381,6 +385,7 @@ impl RunArgs {
     pub fn into_settings(&self) -> Result<crate::run::all::AllRunSettings, ConfigError> {
         let worker = self.worker.into_settings()?;
         let relay = RelayArgs {
+            events_topic_arn: None,
             aws: self.worker.aws.clone(),
             topology: self.worker.topology.clone(),
             write_db: self.worker.write_db.clone(),

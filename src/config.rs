@@ -221,6 +221,28 @@ pub fn validate_socket_addr(
         .map_err(|_| ConfigError::new(setting, value, "is not an address like 127.0.0.1:9464"))
 }
 
+/// An `http://host:port/path` URL on an IP address (local probes resolve no names).
+pub fn validate_http_target(
+    setting: &'static str,
+    value: &str,
+) -> Result<(std::net::SocketAddr, String), ConfigError> {
+    let url = validate_url(setting, value, &["http"])?;
+    let parsed =
+        Url::parse(url.expose()).map_err(|e| ConfigError::new(setting, value, e.to_string()))?;
+    let host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(|c| c == '[' || c == ']');
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let ip: std::net::IpAddr = host
+        .parse()
+        .map_err(|_| ConfigError::new(setting, value, "must name an IP address, like 127.0.0.1"))?;
+    Ok((
+        std::net::SocketAddr::new(ip, port),
+        parsed.path().to_owned(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +270,16 @@ mod tests {
         let err = validate_redis_url("FULFIL_REDIS_URL", "localhost:6379").unwrap_err();
         assert_eq!(err.setting, "FULFIL_REDIS_URL");
         assert_eq!(err.value, "localhost:6379");
+    }
+
+    #[test]
+    fn a_health_url_becomes_an_address_and_a_path() {
+        let (addr, path) = validate_http_target("X", "http://127.0.0.1:8080/healthz").unwrap();
+        assert_eq!(
+            (addr.to_string(), path.as_str()),
+            ("127.0.0.1:8080".to_owned(), "/healthz")
+        );
+        assert!(validate_http_target("X", "http://localhost:8080/healthz").is_err());
     }
 
     #[test]

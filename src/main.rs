@@ -41,6 +41,9 @@ enum Command {
     Healthcheck {
         #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
         ops_addr: String,
+        /// A full URL instead (e.g. the API's own http://127.0.0.1:8080/healthz).
+        #[arg(long, env = "FULFIL_HEALTHCHECK_URL")]
+        url: Option<String>,
     },
     /// Serve the read database as JSON under /v1 (until SIGTERM).
     Api(ApiArgs),
@@ -187,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Projector(args) => projector(args).await,
         Command::Verify(args) => verify(args).await,
         Command::Rebuild(args) => rebuild(args).await,
-        Command::Healthcheck { ops_addr } => healthcheck(&ops_addr).await,
+        Command::Healthcheck { ops_addr, url } => healthcheck(&ops_addr, url.as_deref()).await,
         Command::Publish(PublishArgs {
             scenario: Some(Scenario::FlashSale(args)),
             ..
@@ -453,9 +456,18 @@ fn finish(report: fulfil::queue::publisher::PublishReport, bad_lines: usize) -> 
     }
 }
 
-async fn healthcheck(ops_addr: &str) -> anyhow::Result<()> {
-    let addr = fulfil::config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", ops_addr)?;
-    match fulfil::ops::probe(addr, std::time::Duration::from_secs(3)).await {
+async fn healthcheck(ops_addr: &str, url: Option<&str>) -> anyhow::Result<()> {
+    let (addr, path) = match url.filter(|u| !u.is_empty()) {
+        Some(url) => fulfil::config::validate_http_target("FULFIL_HEALTHCHECK_URL (--url)", url)?,
+        None => (
+            fulfil::config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", ops_addr)?,
+            "/healthz".to_owned(),
+        ),
+    };
+    match fulfil::ops::fetch(addr, &path, std::time::Duration::from_secs(3))
+        .await
+        .map(|_| ())
+    {
         Ok(()) => {
             println!("healthy");
             Ok(())

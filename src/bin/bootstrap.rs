@@ -1,46 +1,128 @@
-//! AWS Lambda entry point (`provided.al2023`): the worker's batch path for SQS events from
-//! the commands queue, with partial batch failures. Clients and pools are built once per
-//! container, and pools are small: many containers share one database.
-//! Settings come from the same environment variables as `fulfil worker`.
+//! AWS Lambda entry point (`provided.al2023`): SQS events through the same batch handlers as
+//! the long-running roles, answered with partial batch failures. `FULFIL_LAMBDA_HANDLER`
+//! picks `worker` (the commands queue; the default) or `projector` (the projector queue).
+//! Clients and pools are built once per container, and pools are small: many containers
+//! share one database. Settings come from the same environment variables as the roles; a
+//! URL may instead be given as a Secrets Manager ARN (`FULFIL_<NAME>_SECRET_ARN`), since
+//! Lambda cannot inject secrets into the environment.
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clap::Parser;
-use fulfil::cli::WorkerArgs;
+use fulfil::cli::{ProjectorArgs, WorkerArgs};
 use fulfil::db::{self, Database};
 use fulfil::lock::StockLock;
+use fulfil::projector::Projector;
+use fulfil::queue::consumer::BatchHandler;
 use fulfil::stock_cache::StockCache;
 use fulfil::worker::{Worker, WorkerSettings};
 use lambda_runtime::{service_fn, LambdaEvent};
 
 /// Lambda passes no arguments: everything comes from the environment.
 #[derive(Debug, Parser)]
-struct Env {
+struct WorkerEnv {
     #[command(flatten)]
     worker: WorkerArgs,
 }
 
+#[derive(Debug, Parser)]
+struct ProjectorEnv {
+    #[command(flatten)]
+    projector: ProjectorArgs,
+}
+
+const SECRET_URLS: [&str; 3] = [
+    "FULFIL_WRITE_DATABASE_URL",
+    "FULFIL_READ_DATABASE_URL",
+    "FULFIL_REDIS_URL",
+];
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     fulfil::telemetry::init(fulfil::telemetry::LogFormat::Json);
-    let settings = Env::parse_from(["bootstrap"]).worker.into_settings()?;
+    resolve_secret_urls().await?;
+    match std::env::var("FULFIL_LAMBDA_HANDLER").as_deref() {
+        Ok("projector") => serve(projector().await?, projector_fifo()?).await,
+        Ok("worker") | Err(_) => serve(worker().await?, worker_fifo()?).await,
+        Ok(other) => {
+            Err(format!("FULFIL_LAMBDA_HANDLER: {other:?} is not worker or projector").into())
+        }
+    }
+}
+
+/// Fills `NAME` from the secret `NAME_SECRET_ARN` names, before any setting is read.
+async fn resolve_secret_urls() -> Result<(), lambda_runtime::Error> {
+    let wanted: Vec<(&str, String)> = SECRET_URLS
+        .iter()
+        .filter(|name| std::env::var_os(name).is_none())
+        .filter_map(|name| Some((*name, std::env::var(format!("{name}_SECRET_ARN")).ok()?)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    for (name, arn) in wanted {
+        let out = secrets.get_secret_value().secret_id(&arn).send().await;
+        let out = out.map_err(|e| {
+            format!(
+                "{name}_SECRET_ARN {arn}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+        let value = out
+            .secret_string()
+            .ok_or_else(|| format!("{name}_SECRET_ARN {arn}: the secret has no string value"))?;
+        // Still single-threaded in effect: nothing else has started reading the environment.
+        std::env::set_var(name, value);
+    }
+    Ok(())
+}
+
+async fn worker() -> Result<Worker, lambda_runtime::Error> {
+    let settings = WorkerEnv::parse_from(["bootstrap"])
+        .worker
+        .into_settings()?;
     let pool = db::connect(Database::Write, &settings.write_database_url, 2).await?;
     let redis = fulfil::run::connect_redis(&settings.redis_url).await?;
     let locks = StockLock::new(redis.clone(), settings.lock.clone());
-    let worker = Arc::new(Worker::new(
-        pool,
-        locks,
-        StockCache::new(redis, &settings.redis_key_prefix),
-        WorkerSettings::default(),
-    ));
-    let fifo = settings.topology.fifo;
+    let cache = StockCache::new(redis, &settings.redis_key_prefix);
+    Ok(Worker::new(pool, locks, cache, WorkerSettings::default()))
+}
+
+fn worker_fifo() -> Result<bool, lambda_runtime::Error> {
+    Ok(WorkerEnv::parse_from(["bootstrap"])
+        .worker
+        .into_settings()?
+        .topology
+        .fifo)
+}
+
+async fn projector() -> Result<Projector, lambda_runtime::Error> {
+    let settings = ProjectorEnv::parse_from(["bootstrap"])
+        .projector
+        .into_settings()?;
+    let pool = db::connect(Database::Read, &settings.read_database_url, 2).await?;
+    Ok(Projector::new(pool))
+}
+
+fn projector_fifo() -> Result<bool, lambda_runtime::Error> {
+    Ok(ProjectorEnv::parse_from(["bootstrap"])
+        .projector
+        .into_settings()?
+        .topology
+        .fifo)
+}
+
+async fn serve<H: BatchHandler>(handler: H, fifo: bool) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let worker = Arc::clone(&worker);
+        let handler = Arc::clone(&handler);
         async move {
-            Ok::<_, lambda_runtime::Error>(
-                fulfil::lambda::handle_sqs_event(worker.as_ref(), event.payload, fifo).await,
-            )
+            let response: SqsBatchResponse =
+                fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo).await;
+            Ok::<_, lambda_runtime::Error>(response)
         }
     }))
     .await

@@ -28,12 +28,18 @@ pub struct RelayRunSettings {
     /// Most rows claimed by one step.
     pub batch_size: i64,
     pub ops_addr: SocketAddr,
+    /// The events topic's ARN, when it must not be looked up by name.
+    pub events_topic_arn: Option<String>,
 }
 
 pub async fn run(settings: RelayRunSettings, shutdown: CancellationToken) -> Result<(), RunError> {
     let pool = db::connect(Database::Write, &settings.write_database_url, 5).await?;
     let aws = AwsClients::connect(&settings.aws).await;
-    let topic_arn = topology::topic_arn(&aws, &settings.topology.events_topic()).await?;
+    // On AWS the relay's role may publish but not list topics: the ARN can be given.
+    let topic_arn = match &settings.events_topic_arn {
+        Some(arn) => arn.clone(),
+        None => topology::topic_arn(&aws, &settings.topology.events_topic()).await?,
+    };
     let readiness = Readiness::default();
     let router = ops::router(readiness.clone());
     let ops_addr = ops::serve(settings.ops_addr, router, shutdown.clone()).await?;
