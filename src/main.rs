@@ -231,54 +231,55 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_all(args: RunArgs) -> anyhow::Result<()> {
-    let settings = args.into_settings()?;
+/// Every long-running role starts alike: metrics, signal handling, then its loop until
+/// SIGTERM/SIGINT.
+async fn long_running<F, Fut>(name: &str, role: F) -> anyhow::Result<()>
+where
+    F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), fulfil::run::RunError>>,
+{
     telemetry::install_metrics();
     let shutdown = fulfil::shutdown::on_signals();
-    fulfil::run::all::run(settings, shutdown)
+    role(shutdown)
         .await
-        .context("fulfil run failed")?;
-    Ok(())
+        .with_context(|| format!("{name} failed"))
+}
+
+async fn run_all(args: RunArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    long_running("fulfil run", |shutdown| {
+        fulfil::run::all::run(settings, shutdown)
+    })
+    .await
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let settings = args.into_settings()?;
-    telemetry::install_metrics();
-    let shutdown = fulfil::shutdown::on_signals();
-    fulfil::run::worker::run(settings, shutdown)
-        .await
-        .context("worker failed")?;
-    Ok(())
+    long_running("worker", |shutdown| {
+        fulfil::run::worker::run(settings, shutdown)
+    })
+    .await
 }
 
 async fn api(args: ApiArgs) -> anyhow::Result<()> {
     let settings = args.into_settings()?;
-    telemetry::install_metrics();
-    let shutdown = fulfil::shutdown::on_signals();
-    fulfil::run::api::run(settings, shutdown)
-        .await
-        .context("api failed")?;
-    Ok(())
+    long_running("api", |shutdown| fulfil::run::api::run(settings, shutdown)).await
 }
 
 async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     let settings = args.into_settings()?;
-    telemetry::install_metrics();
-    let shutdown = fulfil::shutdown::on_signals();
-    fulfil::run::relay::run(settings, shutdown)
-        .await
-        .context("relay failed")?;
-    Ok(())
+    long_running("relay", |shutdown| {
+        fulfil::run::relay::run(settings, shutdown)
+    })
+    .await
 }
 
 async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
     let settings = args.into_settings()?;
-    telemetry::install_metrics();
-    let shutdown = fulfil::shutdown::on_signals();
-    fulfil::run::projector::run(settings, shutdown)
-        .await
-        .context("projector failed")?;
-    Ok(())
+    long_running("projector", |shutdown| {
+        fulfil::run::projector::run(settings, shutdown)
+    })
+    .await
 }
 
 async fn verify(args: BothDbArgs) -> anyhow::Result<()> {
