@@ -37,6 +37,8 @@ enum Command {
     },
     /// Serve the read database as JSON under /v1 (until SIGTERM).
     Api(ApiArgs),
+    /// Benchmarks against the real services: our path versus the baselines, worker RSS.
+    Bench(fulfil::bench::BenchArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -152,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
             format,
         }) => list_invalid(write_db, limit, format).await,
         Command::Invalid(InvalidCommand::Replay(args)) => replay_invalid(args).await,
+        Command::Bench(args) => bench(args).await,
     }
 }
 
@@ -196,6 +199,16 @@ async fn api(args: ApiArgs) -> anyhow::Result<()> {
     fulfil::run::api::run(settings, shutdown)
         .await
         .context("api failed")?;
+    Ok(())
+}
+
+/// Exits 1 when any run's correctness check failed, whatever its speed.
+async fn bench(args: fulfil::bench::BenchArgs) -> anyhow::Result<()> {
+    let report = fulfil::bench::run_cli(args).await.context("bench failed")?;
+    if !report.all_correct() {
+        eprintln!("bench: a run FAILED its correctness check (see the table)");
+        std::process::exit(1);
+    }
     Ok(())
 }
 
