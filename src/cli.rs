@@ -220,3 +220,115 @@ impl WorkerArgs {
         })
     }
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct RelayArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub write_db: WriteDbArgs,
+    /// Milliseconds between looks at the outbox when no NOTIFY arrives (one can be lost).
+    #[arg(long, env = "FULFIL_RELAY_POLL_MS", default_value_t = 500)]
+    pub poll_interval_ms: u64,
+    /// Most outbox rows one relay step claims and publishes.
+    #[arg(long, env = "FULFIL_RELAY_BATCH", default_value_t = 100)]
+    pub batch_size: i64,
+    /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
+    #[arg(long, env = "FULFIL_RELAY_OPS_ADDR", default_value = "127.0.0.1:9465")]
+    pub ops_addr: String,
+}
+
+impl RelayArgs {
+    pub fn into_settings(&self) -> Result<crate::run::relay::RelayRunSettings, ConfigError> {
+        if self.poll_interval_ms == 0 {
+            return Err(ConfigError {
+                setting: "FULFIL_RELAY_POLL_MS (--poll-interval-ms)",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        if !(1..=10_000).contains(&self.batch_size) {
+            return Err(ConfigError {
+                setting: "FULFIL_RELAY_BATCH (--batch-size)",
+                value: self.batch_size.to_string(),
+                reason: "must be between 1 and 10000".into(),
+            });
+        }
+        Ok(crate::run::relay::RelayRunSettings {
+            aws: self.aws.into_settings()?,
+            topology: self.topology.into_settings()?,
+            write_database_url: self.write_db.into_settings()?,
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            batch_size: self.batch_size,
+            ops_addr: config::validate_socket_addr(
+                "FULFIL_RELAY_OPS_ADDR (--ops-addr)",
+                &self.ops_addr,
+            )?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProjectorArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub topology: TopologyArgs,
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+    /// Concurrent long polls on the projector queue (each holds up to 10 events).
+    #[arg(long, env = "FULFIL_PROJECTOR_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "FULFIL_PROJECTOR_OPS_ADDR",
+        default_value = "127.0.0.1:9466"
+    )]
+    pub ops_addr: String,
+}
+
+impl ProjectorArgs {
+    pub fn into_settings(
+        &self,
+    ) -> Result<crate::run::projector::ProjectorRunSettings, ConfigError> {
+        if self.concurrency == 0 {
+            return Err(ConfigError {
+                setting: "FULFIL_PROJECTOR_CONCURRENCY (--concurrency)",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(crate::run::projector::ProjectorRunSettings {
+            aws: self.aws.into_settings()?,
+            topology: self.topology.into_settings()?,
+            read_database_url: self.read_db.into_settings()?,
+            concurrency: self.concurrency,
+            ops_addr: config::validate_socket_addr(
+                "FULFIL_PROJECTOR_OPS_ADDR (--ops-addr)",
+                &self.ops_addr,
+            )?,
+        })
+    }
+}
+
+/// Both databases: `verify` and `rebuild` replay the write side's log into the read side.
+#[derive(Debug, Clone, Args)]
+pub struct BothDbArgs {
+    #[command(flatten)]
+    pub write_db: WriteDbArgs,
+    #[command(flatten)]
+    pub read_db: ReadDbArgs,
+}
+
+impl BothDbArgs {
+    /// (write database, read database)
+    pub fn into_settings(&self) -> Result<(SecretUrl, SecretUrl), ConfigError> {
+        Ok((
+            self.write_db.into_settings()?,
+            self.read_db.into_settings()?,
+        ))
+    }
+}

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod api;
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod contract;
@@ -19,8 +20,10 @@ pub mod domain;
 pub mod lambda;
 pub mod lock;
 pub mod ops;
+pub mod projector;
 pub mod publish;
 pub mod queue;
+pub mod relay;
 pub mod run;
 pub mod scenario;
 pub mod setup;

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use fulfil::cli::{ApiArgs, AwsArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs};
+use fulfil::cli::{
+    ApiArgs, AwsArgs, BothDbArgs, ProjectorArgs, RelayArgs, SetupArgs, TopologyArgs, WorkerArgs,
+    WriteDbArgs,
+};
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
 
@@ -37,6 +40,15 @@ enum Command {
     },
     /// Serve the read database as JSON under /v1 (until SIGTERM).
     Api(ApiArgs),
+    /// Publish the outbox's events to the events topic, in order per aggregate (until SIGTERM).
+    Relay(RelayArgs),
+    /// Apply change events to the read database (until SIGTERM).
+    Projector(ProjectorArgs),
+    /// Compare the read database with a replay of the write database's event log (exit 1 on
+    /// any difference).
+    Verify(BothDbArgs),
+    /// Rebuild the read database from the write database's event log and swap it in.
+    Rebuild(BothDbArgs),
     /// Benchmarks against the real services: our path versus the baselines, worker RSS.
     Bench(fulfil::bench::BenchArgs),
     /// Inspect and replay the invalid commands the worker kept.
@@ -141,6 +153,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Projector(args) => projector(args).await,
+        Command::Verify(args) => verify(args).await,
+        Command::Rebuild(args) => rebuild(args).await,
         Command::Healthcheck { ops_addr } => healthcheck(&ops_addr).await,
         Command::Publish(PublishArgs {
             scenario: Some(Scenario::FlashSale(args)),
@@ -148,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
         }) => flash_sale(args).await,
         Command::Publish(args) => publish_file(args).await,
         Command::Api(args) => api(args).await,
+        Command::Relay(args) => relay(args).await,
         Command::Invalid(InvalidCommand::List {
             write_db,
             limit,
@@ -202,12 +218,58 @@ async fn api(args: ApiArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::relay::run(settings, shutdown)
+        .await
+        .context("relay failed")?;
+    Ok(())
+}
+
+async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    telemetry::install_metrics();
+    let shutdown = fulfil::shutdown::on_signals();
+    fulfil::run::projector::run(settings, shutdown)
+        .await
+        .context("projector failed")?;
+    Ok(())
+}
+
+async fn verify(args: BothDbArgs) -> anyhow::Result<()> {
+    let (write, read) = args.into_settings()?;
+    let report = fulfil::projector::verify::verify_databases(&write, &read)
+        .await
+        .context("verify failed")?;
+    for difference in &report.differences {
+        println!("{difference}");
+    }
+    println!("{}", report.summary());
+    if !report.is_clean() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 /// Exits 1 when any run's correctness check failed, whatever its speed.
 async fn bench(args: fulfil::bench::BenchArgs) -> anyhow::Result<()> {
     let report = fulfil::bench::run_cli(args).await.context("bench failed")?;
     if !report.all_correct() {
         eprintln!("bench: a run FAILED its correctness check (see the table)");
         std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn rebuild(args: BothDbArgs) -> anyhow::Result<()> {
+    let (write, read) = args.into_settings()?;
+    let report = fulfil::projector::rebuild::rebuild_databases(&write, &read)
+        .await
+        .context("rebuild failed")?;
+    for line in report.lines() {
+        println!("{line}");
     }
     Ok(())
 }

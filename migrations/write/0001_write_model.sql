@@ -42,6 +42,9 @@ CREATE TABLE order_lines (
 -- is the guard that makes a redelivered command a no-op.
 CREATE TABLE inbox (
     command_id    TEXT PRIMARY KEY,
+    -- decision order: rows of one batch in arrival order, conflicting batches in commit
+    -- order (they are serialised by the locks), so replaying by seq reproduces the state
+    seq           BIGSERIAL NOT NULL UNIQUE,
     fingerprint   TEXT NOT NULL,
     command_type  TEXT NOT NULL,
     outcome       TEXT NOT NULL,

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod consumer;
+pub mod dlq;
 pub mod error;
 pub mod publisher;
 pub mod topology;

@@ -504,6 +504,7 @@ impl Setup<'_> {
     }
 }
 
+/// Pages through ListTopics for the topic whose ARN ends in `:{name}`.
 async fn lookup_topic(aws: &AwsClients, name: &str) -> Result<Option<String>, QueueError> {
     let suffix = format!(":{name}");
     let mut token = None;

@@ -2,6 +2,8 @@
 //! the operations endpoints, and runs until the shutdown token (SIGTERM/SIGINT) is cancelled.
 
 pub mod api;
+pub mod projector;
+pub mod relay;
 pub mod worker;
 
 use std::time::Duration;

@@ -13,5 +13,7 @@ mod lock_support;
 mod operations;
 mod outage;
 mod pipeline;
+mod projector;
 mod publish;
+mod relay;
 mod worker;

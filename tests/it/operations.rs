@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::harness::bodies::restock;
 use crate::pipeline::Pipeline;
 
-async fn get(url: &str) -> (u16, String) {
+pub async fn get(url: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(
         url.trim_start_matches("http://").split('/').next().unwrap(),
     )

@@ -102,6 +102,42 @@ impl Pipeline {
         worker
     }
 
+    /// Starts a `fulfil relay` process on this pipeline (`extra` adds flags) and waits until
+    /// it says it started.
+    pub async fn relay(&self, extra: &[&str]) -> WorkerProcess {
+        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("relay")));
+        let log = std::fs::File::create(&log_path).expect("relay log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        command
+            .args(["relay", "--ops-addr", "127.0.0.1:0"])
+            .args(extra)
+            .env(
+                "FULFIL_WRITE_DATABASE_URL",
+                self.settings.write_database_url.expose(),
+            )
+            .env(
+                "AWS_ENDPOINT_URL",
+                self.settings
+                    .aws
+                    .endpoint_url
+                    .as_deref()
+                    .unwrap_or_default(),
+            )
+            .env("FULFIL_QUEUE_PREFIX", &self.settings.topology.prefix)
+            .env(
+                "FULFIL_STANDARD_QUEUES",
+                (!self.settings.topology.fifo).to_string(),
+            )
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = command.spawn().expect("start fulfil relay");
+        let mut relay = WorkerProcess { child, log_path };
+        relay.wait_logged("relay started").await;
+        relay
+    }
+
     /// Publishes through SNS in batches of ten, as the contract says (group and dedup ids
     /// on FIFO, the `command_type` attribute always). Invalid bodies go out as they are.
     pub async fn publish(&self, bodies: &[String]) {
@@ -320,14 +356,22 @@ impl WorkerProcess {
     }
 
     async fn wait_started(&mut self) {
+        self.wait_logged("worker started").await;
+    }
+
+    /// Waits until the log contains `marker`, failing if the process exits first.
+    async fn wait_logged(&mut self, marker: &str) {
         let until = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !self.log().contains("worker started") {
+        while !self.log().contains(marker) {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("fulfil worker exited at start ({status}):\n{}", self.log());
+                panic!(
+                    "fulfil exited before {marker:?} ({status}):\n{}",
+                    self.log()
+                );
             }
             assert!(
                 tokio::time::Instant::now() < until,
-                "fulfil worker did not start within 30 s:\n{}",
+                "fulfil did not log {marker:?} within 30 s:\n{}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;

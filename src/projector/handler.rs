@@ -1,0 +1,105 @@
+//! The projector as the SQS consumer's batch handler. Each body is a change event (raw
+//! delivery); the batch's events go to the read database in one transaction. Applied and
+//! already-applied events are deleted; a gap waits for redelivery (its predecessor may come
+//! yet); an unreadable body is retried into the projector DLQ; a read-database outage holds
+//! the batch. An unexpected failure is narrowed down by applying the events one by one.
+
+use chrono::Utc;
+
+use super::model::Applied;
+use super::{ProjectionError, Projector};
+use crate::contract::event::ChangeEvent;
+use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage};
+
+impl BatchHandler for Projector {
+    async fn handle(&self, batch: Vec<Message>) -> Result<Vec<Disposition>, Outage> {
+        let parsed: Vec<Option<ChangeEvent>> = batch.iter().map(parse).collect();
+        let (at, events): (Vec<usize>, Vec<ChangeEvent>) = parsed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e.clone()?)))
+            .unzip();
+        let mut dispositions = vec![Disposition::Retry; batch.len()];
+        let verdicts = match self.apply(&events).await {
+            Ok(verdicts) => verdicts.into_iter().map(Some).collect(),
+            Err(e) if e.is_outage() => return Err(outage(&e)),
+            Err(e) => {
+                tracing::warn!(error = %e, events = events.len(), "batch failed; applying its events one by one");
+                self.one_by_one(&events).await?
+            }
+        };
+        for ((index, event), verdict) in at.into_iter().zip(&events).zip(verdicts) {
+            dispositions[index] = match verdict {
+                Some(verdict) => record(event, verdict),
+                None => Disposition::Retry,
+            };
+        }
+        Ok(dispositions)
+    }
+
+    async fn healthy(&self) -> bool {
+        Projector::healthy(self).await
+    }
+}
+
+impl Projector {
+    /// Each event in a transaction of its own; `None` for one that failed (left for
+    /// redelivery, and the projector DLQ if it keeps failing).
+    async fn one_by_one(&self, events: &[ChangeEvent]) -> Result<Vec<Option<Applied>>, Outage> {
+        let mut verdicts = Vec::with_capacity(events.len());
+        for event in events {
+            match self.apply(std::slice::from_ref(event)).await {
+                Ok(v) => verdicts.push(v.first().copied()),
+                Err(e) if e.is_outage() => return Err(outage(&e)),
+                Err(e) => {
+                    tracing::warn!(event_id = %event.event_id, aggregate_id = %event.aggregate_id,
+                        version = event.version, error = %e, "event failed; left for redelivery");
+                    verdicts.push(None);
+                }
+            }
+        }
+        Ok(verdicts)
+    }
+}
+
+fn outage(err: &ProjectionError) -> Outage {
+    Outage {
+        dependency: "read database",
+        detail: err.to_string(),
+    }
+}
+
+fn parse(message: &Message) -> Option<ChangeEvent> {
+    match serde_json::from_str::<ChangeEvent>(&message.body) {
+        Ok(event) => Some(event),
+        Err(e) => {
+            metrics::counter!("fulfil_projector_events_total", "result" => "unreadable")
+                .increment(1);
+            tracing::error!(message_id = %message.message_id, error = %e,
+                "not a change event; left for redelivery (the projector DLQ after maxReceiveCount)");
+            None
+        }
+    }
+}
+
+/// Counts the verdict (and the lag of an applied event) and turns it into a disposition.
+fn record(event: &ChangeEvent, verdict: Applied) -> Disposition {
+    let result = match verdict {
+        Applied::Applied => {
+            let lag = (Utc::now() - event.occurred_at).as_seconds_f64().max(0.0);
+            metrics::histogram!("fulfil_projection_lag_seconds").record(lag);
+            "applied"
+        }
+        Applied::AlreadyApplied => "duplicate",
+        Applied::Gap { expected, got } => {
+            tracing::debug!(aggregate_id = %event.aggregate_id, expected, got,
+                "gap: left for redelivery until its predecessor is applied");
+            "gap"
+        }
+    };
+    metrics::counter!("fulfil_projector_events_total", "result" => result).increment(1);
+    match verdict {
+        Applied::Gap { .. } => Disposition::Retry,
+        _ => Disposition::Delete,
+    }
+}

@@ -1,0 +1,194 @@
+//! The database half of a relay step: lock a slice of unpublished outbox rows, keep back the
+//! ones whose aggregate has an earlier unpublished event elsewhere, mark what was published.
+//!
+//! Touches only the `outbox` table of the write database, inside one transaction.
+
+use std::collections::HashMap;
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::RelayError;
+use crate::store::StoreError;
+
+/// One outbox row as the relay publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub event_id: uuid::Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    /// The event's JSON text, exactly what goes out as the message body.
+    pub payload: String,
+}
+
+impl OutboxRow {
+    /// The aggregate, which is also the FIFO message group: order and product ids may be equal.
+    pub fn aggregate_key(&self) -> String {
+        format!("{}:{}", self.aggregate_type, self.aggregate_id)
+    }
+}
+
+/// The lowest ids first, skipping rows another relay holds: several relays share the work.
+/// Never "id > last seen": ids are taken at insert and rows commit out of id order.
+const CLAIM: &str =
+    "SELECT id, event_id, aggregate_type, aggregate_id, event_type, payload::text AS payload
+     FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+/// Per aggregate, the first unpublished row we did not claim (another relay holds it, or it
+/// committed after our claim): our rows of that aggregate from there on must wait.
+const BLOCKERS: &str = "SELECT aggregate_type, aggregate_id, min(id)
+     FROM outbox
+     WHERE published_at IS NULL AND NOT (id = ANY($1))
+       AND (aggregate_type, aggregate_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))
+     GROUP BY aggregate_type, aggregate_id";
+
+/// Rows locked for one step, in an open transaction. Dropping it rolls back (a crash).
+pub struct Claim {
+    tx: Transaction<'static, Postgres>,
+    /// What this step may publish, in id order.
+    rows: Vec<OutboxRow>,
+    /// Claimed rows kept back for order; they wait for a later step.
+    held_back: usize,
+}
+
+impl Claim {
+    /// Opens the step's transaction and claims up to `limit` rows.
+    pub async fn begin(pool: &PgPool, limit: i64) -> Result<Claim, RelayError> {
+        // Not even a connection: an outage, whatever the server said (e.g. "not accepting
+        // connections" is no I/O error, yet the database is just as gone).
+        let mut tx = pool
+            .begin()
+            .await
+            .map_err(|e| RelayError::Database(StoreError::Unavailable(e)))?;
+        let claimed: Vec<OutboxRow> = sqlx::query_as(CLAIM)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let blockers = blockers(&mut tx, &claimed).await?;
+        let total = claimed.len();
+        let rows = publishable(claimed, &blockers);
+        let held_back = total - rows.len();
+        Ok(Claim {
+            tx,
+            rows,
+            held_back,
+        })
+    }
+
+    /// The rows this step may publish, in id order.
+    pub fn rows(&self) -> &[OutboxRow] {
+        &self.rows
+    }
+
+    /// Claimed rows left for a later step (an earlier event of their aggregate is pending).
+    pub fn held_back(&self) -> usize {
+        self.held_back
+    }
+
+    /// Marks `ids` published and commits; the other claimed rows are released unmarked.
+    pub async fn commit(mut self, ids: &[i64]) -> Result<(), RelayError> {
+        if !ids.is_empty() {
+            sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+                .bind(ids)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back without marking anything: what a crash between publish and commit leaves.
+    pub async fn abandon(self) -> Result<(), RelayError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+type Aggregate = (String, String);
+
+async fn blockers(
+    tx: &mut Transaction<'static, Postgres>,
+    claimed: &[OutboxRow],
+) -> Result<HashMap<Aggregate, i64>, RelayError> {
+    if claimed.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+    let types: Vec<&str> = claimed.iter().map(|r| r.aggregate_type.as_str()).collect();
+    let aggregate_ids: Vec<&str> = claimed.iter().map(|r| r.aggregate_id.as_str()).collect();
+    let found: Vec<(String, String, i64)> = sqlx::query_as(BLOCKERS)
+        .bind(ids)
+        .bind(types)
+        .bind(aggregate_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(found.into_iter().map(|(t, a, id)| ((t, a), id)).collect())
+}
+
+/// Per aggregate, the claimed rows before its first blocker: the run that starts at the
+/// aggregate's smallest unpublished id. An aggregate whose smallest id is a blocker gets none.
+fn publishable(claimed: Vec<OutboxRow>, blockers: &HashMap<Aggregate, i64>) -> Vec<OutboxRow> {
+    claimed
+        .into_iter()
+        .filter(|row| {
+            let key = (row.aggregate_type.clone(), row.aggregate_id.clone());
+            blockers.get(&key).is_none_or(|first| row.id < *first)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, aggregate_type: &str, aggregate_id: &str) -> OutboxRow {
+        OutboxRow {
+            id,
+            event_id: uuid::Uuid::new_v4(),
+            aggregate_type: aggregate_type.into(),
+            aggregate_id: aggregate_id.into(),
+            event_type: "StockChanged".into(),
+            payload: "{}".into(),
+        }
+    }
+
+    fn ids(rows: &[OutboxRow]) -> Vec<i64> {
+        rows.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn given_no_blockers_when_filtered_then_every_claimed_row_is_publishable() {
+        let claimed = vec![row(1, "product", "p"), row(2, "order", "p")];
+        assert_eq!(ids(&publishable(claimed, &HashMap::new())), vec![1, 2]);
+    }
+
+    #[test]
+    fn given_an_earlier_row_held_elsewhere_then_that_aggregate_waits_and_others_go() {
+        let claimed = vec![row(5, "product", "p"), row(6, "product", "q")];
+        let blockers = HashMap::from([(("product".into(), "p".into()), 3)]);
+        assert_eq!(ids(&publishable(claimed, &blockers)), vec![6]);
+    }
+
+    #[test]
+    fn given_a_gap_in_an_aggregates_run_then_only_the_rows_before_the_gap_go() {
+        let claimed = vec![
+            row(1, "product", "p"),
+            row(2, "product", "p"),
+            row(4, "product", "p"),
+        ];
+        let blockers = HashMap::from([(("product".into(), "p".into()), 3)]);
+        assert_eq!(ids(&publishable(claimed, &blockers)), vec![1, 2]);
+    }
+
+    #[test]
+    fn an_order_and_a_product_with_the_same_id_are_different_aggregates() {
+        assert_ne!(
+            row(1, "order", "x").aggregate_key(),
+            row(2, "product", "x").aggregate_key()
+        );
+        let claimed = vec![row(1, "order", "x"), row(4, "product", "x")];
+        let blockers = HashMap::from([(("order".into(), "x".into()), 0)]);
+        assert_eq!(ids(&publishable(claimed, &blockers)), vec![4]);
+    }
+}

@@ -1,0 +1,250 @@
+//! The SNS half of a relay step: claimed rows out to the events topic with `PublishBatch`,
+//! in id order, ten (and at most 250 KiB) per call, returning what may be marked published.
+//!
+//! Touches only the SNS client. An entry SNS refuses keeps its aggregate back for the rest
+//! of the step, so a later event of that aggregate is never marked before an earlier one.
+
+use std::collections::HashSet;
+
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+
+use super::{OutboxRow, RelayError};
+use crate::queue::QueueError;
+
+/// SNS's limit on entries per `PublishBatch`.
+const MAX_ENTRIES: usize = 10;
+/// SNS's limit on a whole `PublishBatch` is 256 KiB; the rest is room for attributes.
+const MAX_BATCH_BYTES: usize = 250 * 1024;
+
+/// What a publish round achieved.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Outbox ids SNS accepted, with nothing unaccepted before them in their aggregate.
+    pub ids: Vec<i64>,
+    /// Entries SNS refused (they and their aggregate's later rows stay unpublished).
+    pub refused: usize,
+    /// A call that failed as a whole; the rows from that call on stay unpublished.
+    pub error: Option<RelayError>,
+}
+
+/// Publishes `rows` (in id order); stops at the first call that fails as a whole.
+pub async fn publish(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    fifo: bool,
+    rows: &[OutboxRow],
+) -> Published {
+    let mut published = Published::default();
+    let mut blocked = HashSet::new();
+    let mut cursor = 0;
+    loop {
+        let batch = next_batch(rows, &mut cursor, &blocked);
+        if batch.is_empty() {
+            return published;
+        }
+        match send(sns, topic_arn, fifo, &batch).await {
+            Ok(refused) => {
+                published.refused += refused.len();
+                settle(&batch, &refused, &mut blocked, &mut published.ids);
+            }
+            Err(error) => {
+                published.error = Some(error);
+                return published;
+            }
+        }
+    }
+}
+
+/// The next rows from `cursor` whose aggregate is not blocked, within SNS's batch limits.
+fn next_batch<'r>(
+    rows: &'r [OutboxRow],
+    cursor: &mut usize,
+    blocked: &HashSet<String>,
+) -> Vec<&'r OutboxRow> {
+    let (mut batch, mut bytes) = (Vec::new(), 0);
+    while let Some(row) = rows.get(*cursor) {
+        if blocked.contains(&row.aggregate_key()) {
+            *cursor += 1;
+            continue;
+        }
+        let full = batch.len() == MAX_ENTRIES || bytes + row.payload.len() > MAX_BATCH_BYTES;
+        if full && !batch.is_empty() {
+            break;
+        }
+        bytes += row.payload.len();
+        batch.push(row);
+        *cursor += 1;
+    }
+    batch
+}
+
+/// Keeps the accepted rows in order; a refused row blocks its aggregate from there on.
+fn settle(
+    batch: &[&OutboxRow],
+    refused: &HashSet<i64>,
+    blocked: &mut HashSet<String>,
+    ids: &mut Vec<i64>,
+) {
+    for row in batch {
+        let key = row.aggregate_key();
+        if blocked.contains(&key) {
+            continue;
+        }
+        if refused.contains(&row.id) {
+            blocked.insert(key);
+            continue;
+        }
+        ids.push(row.id);
+    }
+}
+
+/// One `PublishBatch`; returns the outbox ids of the entries SNS refused.
+async fn send(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    fifo: bool,
+    batch: &[&OutboxRow],
+) -> Result<HashSet<i64>, RelayError> {
+    let fail = |source| RelayError::Publish {
+        topic_arn: topic_arn.to_owned(),
+        source,
+    };
+    let entries = batch
+        .iter()
+        .map(|row| entry(row, fifo))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            fail(QueueError::Topology {
+                resource: format!("topic {topic_arn}"),
+                problem: format!("cannot build a PublishBatch entry: {e}"),
+            })
+        })?;
+    let call = sns
+        .publish_batch()
+        .topic_arn(topic_arn)
+        .set_publish_batch_request_entries(Some(entries));
+    let out = call.send().await.map_err(|e| {
+        fail(QueueError::aws(
+            "PublishBatch",
+            topic_arn,
+            &endpoint(sns),
+            e,
+        ))
+    })?;
+    Ok(refused_ids(topic_arn, out.failed()))
+}
+
+fn refused_ids(
+    topic_arn: &str,
+    failed: &[aws_sdk_sns::types::BatchResultErrorEntry],
+) -> HashSet<i64> {
+    for f in failed {
+        tracing::warn!(
+            topic = topic_arn,
+            outbox_id = f.id(),
+            code = f.code(),
+            message = f.message(),
+            sender_fault = f.sender_fault(),
+            "SNS refused an event; it stays unpublished and is tried again"
+        );
+    }
+    failed.iter().filter_map(|f| f.id().parse().ok()).collect()
+}
+
+/// Body = the payload as stored; `event_type` as an attribute so subscribers can filter;
+/// on FIFO one group per aggregate (its order) and the event id as deduplication id.
+fn entry(
+    row: &OutboxRow,
+    fifo: bool,
+) -> Result<PublishBatchRequestEntry, aws_sdk_sns::error::BuildError> {
+    let event_type = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(&row.event_type)
+        .build()?;
+    let mut entry = PublishBatchRequestEntry::builder()
+        .id(row.id.to_string())
+        .message(&row.payload)
+        .message_attributes("event_type", event_type);
+    if fifo {
+        entry = entry
+            .message_group_id(row.aggregate_key())
+            .message_deduplication_id(row.event_id.to_string());
+    }
+    entry.build()
+}
+
+/// Where the calls go, for error messages (the client does not expose its endpoint).
+fn endpoint(sns: &aws_sdk_sns::Client) -> String {
+    match sns.config().region() {
+        Some(region) => format!("SNS ({region})"),
+        None => "SNS".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, aggregate_id: &str, payload_len: usize) -> OutboxRow {
+        OutboxRow {
+            id,
+            event_id: uuid::Uuid::new_v4(),
+            aggregate_type: "product".into(),
+            aggregate_id: aggregate_id.into(),
+            event_type: "StockChanged".into(),
+            payload: "x".repeat(payload_len),
+        }
+    }
+
+    fn ids(batch: &[&OutboxRow]) -> Vec<i64> {
+        batch.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn batches_hold_ten_entries_at_most() {
+        let rows: Vec<_> = (1..=23).map(|i| row(i, "p", 10)).collect();
+        let (mut cursor, blocked) = (0, HashSet::new());
+        let sizes: Vec<usize> = std::iter::from_fn(|| {
+            let batch = next_batch(&rows, &mut cursor, &blocked);
+            (!batch.is_empty()).then_some(batch.len())
+        })
+        .collect();
+        assert_eq!(sizes, vec![10, 10, 3]);
+    }
+
+    #[test]
+    fn a_batch_stays_under_the_size_limit_but_always_takes_one_row() {
+        let rows = vec![row(1, "p", 200 * 1024), row(2, "q", 100 * 1024)];
+        let mut cursor = 0;
+        assert_eq!(
+            ids(&next_batch(&rows, &mut cursor, &HashSet::new())),
+            vec![1]
+        );
+        assert_eq!(
+            ids(&next_batch(&rows, &mut cursor, &HashSet::new())),
+            vec![2]
+        );
+    }
+
+    #[test]
+    fn rows_of_a_blocked_aggregate_are_skipped() {
+        let rows = vec![row(1, "p", 1), row(2, "q", 1), row(3, "p", 1)];
+        let blocked = HashSet::from(["product:p".to_owned()]);
+        assert_eq!(ids(&next_batch(&rows, &mut 0, &blocked)), vec![2]);
+    }
+
+    #[test]
+    fn a_refused_entry_keeps_back_its_aggregates_later_rows_even_if_accepted() {
+        let rows = [
+            row(1, "p", 1),
+            row(2, "q", 1),
+            row(3, "p", 1),
+            row(4, "q", 1),
+        ];
+        let batch: Vec<&OutboxRow> = rows.iter().collect();
+        let (mut blocked, mut marked) = (HashSet::new(), Vec::new());
+        settle(&batch, &HashSet::from([1]), &mut blocked, &mut marked);
+        assert_eq!(marked, vec![2, 4]);
+        assert!(blocked.contains("product:p"));
+    }
+}

@@ -1,0 +1,87 @@
+//! `fulfil projector`: the consumer pool on the projector queue, each batch of change events
+//! applied to the read database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::RunError;
+use crate::config::{AwsSettings, SecretUrl, Topology};
+use crate::db::{self, Database};
+use crate::ops::{self, Readiness};
+use crate::projector::Projector;
+use crate::queue::consumer::{Consumer, ConsumerConfig};
+use crate::queue::{topology, AwsClients};
+
+#[derive(Debug, Clone)]
+pub struct ProjectorRunSettings {
+    pub aws: AwsSettings,
+    pub topology: Topology,
+    pub read_database_url: SecretUrl,
+    /// Concurrent long polls (and so concurrent batches).
+    pub concurrency: usize,
+    pub ops_addr: SocketAddr,
+}
+
+pub async fn run(
+    settings: ProjectorRunSettings,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let pool = db::connect(
+        Database::Read,
+        &settings.read_database_url,
+        settings.concurrency as u32 + 1,
+    )
+    .await?;
+    let aws = AwsClients::connect(&settings.aws).await;
+    let queue_url = topology::queue_url(&aws, &settings.topology.projector_queue()).await?;
+    let projector = Arc::new(Projector::new(pool));
+    let readiness = Readiness::default();
+    let local_addr = ops::serve(
+        settings.ops_addr,
+        ops::router(readiness.clone()),
+        shutdown.clone(),
+    )
+    .await?;
+    tracing::info!(queue = %queue_url, concurrency = settings.concurrency, ops = %local_addr, "projector started");
+    tokio::spawn(watch_readiness(
+        Arc::clone(&projector),
+        readiness,
+        shutdown.clone(),
+    ));
+    let consumer = Consumer::new(aws.sqs.clone(), consumer_config(&settings, queue_url));
+    consumer.run(projector, shutdown).await?;
+    tracing::info!("projector stopped");
+    Ok(())
+}
+
+/// The consumer settings the projector runs with (public so tests run the same in-process).
+pub fn consumer_config(settings: &ProjectorRunSettings, queue_url: String) -> ConsumerConfig {
+    ConsumerConfig {
+        queue_url,
+        fifo: settings.topology.fifo,
+        pollers: settings.concurrency,
+        max_in_flight: settings.concurrency * 10,
+        batch_size: 10,
+        wait_time: Duration::from_secs(20),
+        visibility_timeout: settings.topology.visibility_timeout,
+        max_backoff: Duration::from_secs(60),
+    }
+}
+
+/// Ready while the read database answers and no shutdown was asked for.
+async fn watch_readiness(
+    projector: Arc<Projector>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) {
+    loop {
+        readiness.set(!shutdown.is_cancelled() && projector.healthy().await);
+        tokio::select! {
+            () = shutdown.cancelled() => { readiness.set(false); return; }
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
