@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::env::Services;
 use super::report::Report;
-use super::{rss, stock, table, targets, BenchEnv, BenchError, Options};
+use super::{e2e, rss, stock, table, targets, BenchEnv, BenchError, Options};
 use crate::cli::{AwsArgs, ReadDbArgs, WriteDbArgs};
 use crate::config;
 
@@ -76,15 +76,17 @@ pub async fn run(
     scenario: Scenario,
 ) -> Result<Report, BenchError> {
     let mut report = Report::new(options);
-    if scenario == Scenario::E2e {
-        return Err(BenchError::Unavailable("e2e"));
+    if scenario != Scenario::E2e {
+        report.stock = Some(run_stock(services, options).await?);
+        eprintln!(
+            "worker RSS: {} orders to a fulfil worker ...",
+            options.rss_orders
+        );
+        report.worker_rss = Some(rss::measure(services, options.rss_orders).await?);
     }
-    report.stock = Some(run_stock(services, options).await?);
-    eprintln!(
-        "worker RSS: publishing {} orders to a fulfil worker ...",
-        options.rss_orders
-    );
-    report.worker_rss = Some(rss::measure(services, options.rss_orders).await?);
+    if scenario != Scenario::Stock {
+        report.e2e = Some(e2e::run(services, options.orders).await?);
+    }
     report.targets = targets::evaluate(&report);
     Ok(report)
 }

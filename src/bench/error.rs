@@ -35,8 +35,6 @@ pub enum BenchError {
     },
     #[error("{what} did not happen within {seconds} s")]
     Timeout { what: String, seconds: u64 },
-    #[error("the {0} scenario is not in this build")]
-    Unavailable(&'static str),
 }
 
 impl BenchError {

@@ -2,15 +2,19 @@
 //! stock-decrement stage in-process with the same pre-generated orders and the same number
 //! of tasks to our coalesced batch path and to two baselines that exist only here (a
 //! Redisson-style per-order lock, a PostgreSQL `SELECT … FOR UPDATE` per order), checks every
-//! run's outcome, and measures the peak RSS of a `fulfil worker` process under load.
+//! run's outcome, and measures the peak RSS of a `fulfil worker` process under load. The
+//! `e2e` scenario runs the whole pipeline as processes against LocalStack's own ceiling.
 //! Everything runs in a database, Redis key prefix and topology of the bench's own; nothing
 //! outside `src/bench/` uses the baselines.
 
+mod ceiling;
 mod check;
 mod cli;
 mod driver;
+pub mod e2e;
 mod env;
 mod error;
+mod lag;
 mod paths;
 mod process;
 pub mod report;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::check::Check;
 use super::driver::Timed;
+use super::e2e::E2eReport;
 use super::paths::Path;
 use super::rss::RssReport;
 use super::stats::{median, percentile_ms};
@@ -27,6 +28,7 @@ pub struct Report {
     pub quick: bool,
     pub stock: Option<StockReport>,
     pub worker_rss: Option<RssReport>,
+    pub e2e: Option<E2eReport>,
     pub targets: Vec<Target>,
 }
 
@@ -41,6 +43,7 @@ impl Report {
             quick: options.quick,
             stock: None,
             worker_rss: None,
+            e2e: None,
             targets: Vec::new(),
         }
     }

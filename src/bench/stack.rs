@@ -75,6 +75,8 @@ impl Stack {
                 s.topology.visibility_timeout.as_secs().to_string(),
             ),
             ("FULFIL_OPS_ADDR", "127.0.0.1:0".to_owned()),
+            ("FULFIL_RELAY_OPS_ADDR", "127.0.0.1:0".to_owned()),
+            ("FULFIL_PROJECTOR_OPS_ADDR", "127.0.0.1:0".to_owned()),
             ("FULFIL_LOG_FORMAT", "text".to_owned()),
             ("RUST_LOG", "info".to_owned()),
         ]

@@ -37,6 +37,9 @@ pub fn render(report: &Report) -> String {
             rss.peak_rss_mib, rss.orders, rss.worker_concurrency, rss.commands_per_s
         );
     }
+    if let Some(e) = &report.e2e {
+        render_e2e(&mut out, e);
+    }
     render_targets(&mut out, report);
     out
 }
@@ -66,6 +69,49 @@ fn render_cell(out: &mut String, cell: &Cell) {
             vs_b,
             if p.passed { "ok" } else { "FAILED" }
         );
+    }
+}
+
+fn render_e2e(out: &mut String, e: &super::e2e::E2eReport) {
+    let _ = writeln!(
+        out,
+        "\ne2e scenario: {} orders through SNS -> SQS -> {} workers x {} polls -> write DB -> relay -> projector -> read DB\n",
+        e.orders, e.workers, e.worker_concurrency
+    );
+    let rows = [
+        ("commands/s end to end", format!("{:.0}", e.commands_per_s)),
+        (
+            "bare LocalStack receive+delete, msgs/s",
+            format!("{:.0}", e.ceiling_messages_per_s),
+        ),
+        (
+            "fraction of the ceiling",
+            format!("{:.0}%", e.fraction_of_ceiling * 100.0),
+        ),
+        (
+            "projection lag p50 / p99",
+            format!(
+                "{:.0} / {:.0} ms (polled every {:.0} ms)",
+                e.lag_p50_ms, e.lag_p99_ms, e.lag_resolution_ms
+            ),
+        ),
+        (
+            "published through SNS at",
+            format!("{:.0} msgs/s", e.publish_per_s),
+        ),
+        (
+            "check",
+            match e.check.passed {
+                true => format!(
+                    "ok ({} confirmed, {} rejected, verify clean)",
+                    e.check.confirmed, e.check.rejected
+                ),
+                false => format!("FAILED: {}", e.check.problems.join("; ")),
+            },
+        ),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(out, "  {name:<40} {value}");
     }
 }
 
