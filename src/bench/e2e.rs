@@ -35,6 +35,10 @@ pub struct E2eReport {
     pub worker_concurrency: usize,
     /// From the workers' start to the last order in the read database.
     pub drained_in_s: f64,
+    /// From the workers' start until they had decided every order, and until the relay had
+    /// published every event: where the time went.
+    pub decided_in_s: Option<f64>,
+    pub relayed_in_s: Option<f64>,
     pub commands_per_s: f64,
     pub lag_p50_ms: f64,
     pub lag_p99_ms: f64,
@@ -72,7 +76,9 @@ async fn measure(
     let projector = RoleProcess::start(&["projector"], &env, "projector started").await?;
     eprintln!("e2e: publishing {orders} orders through SNS ...");
     let publish_per_s = publish_orders(stack, &messages.orders).await?;
-    let (drained, lags) = drain(stack, orders).await?;
+    let observed = drain(stack, orders).await?;
+    let drained = observed.projected;
+    let lags = &observed.lags;
     let check = check(stack, &sale).await;
     relay.stop().await;
     projector.stop().await;
@@ -83,8 +89,10 @@ async fn measure(
         worker_concurrency: WORKER_CONCURRENCY,
         drained_in_s: drained.as_secs_f64(),
         commands_per_s,
-        lag_p50_ms: percentile_ms(&lags, 0.50),
-        lag_p99_ms: percentile_ms(&lags, 0.99),
+        decided_in_s: observed.decided.map(|d| d.as_secs_f64()),
+        relayed_in_s: observed.relayed.map(|d| d.as_secs_f64()),
+        lag_p50_ms: percentile_ms(lags, 0.50),
+        lag_p99_ms: percentile_ms(lags, 0.99),
         lag_resolution_ms: lag::POLL.as_secs_f64() * 1000.0,
         ceiling_messages_per_s: ceiling,
         fraction_of_ceiling: commands_per_s / ceiling,
@@ -152,7 +160,7 @@ async fn publish_orders(
 }
 
 /// Starts the workers and times them until the read database has every order.
-async fn drain(stack: &Stack, orders: usize) -> Result<(Duration, Vec<Duration>), BenchError> {
+async fn drain(stack: &Stack, orders: usize) -> Result<lag::Observed, BenchError> {
     let read = db::connect(Database::Read, &stack.settings.read_database_url, 2).await?;
     let mut env = stack.role_env();
     env.push(("FULFIL_WORKER_CONCURRENCY", WORKER_CONCURRENCY.to_string()));
@@ -161,15 +169,13 @@ async fn drain(stack: &Stack, orders: usize) -> Result<(Duration, Vec<Duration>)
         workers.push(RoleProcess::start(&["worker"], &env, "worker started").await?);
     }
     eprintln!("e2e: {WORKERS} workers draining {orders} orders ...");
-    let started = Instant::now();
     let deadline = Duration::from_secs(120 + orders as u64 / 10);
-    let lags = lag::until_projected(&read, orders, deadline).await;
-    let drained = started.elapsed();
+    let observed = lag::until_projected(&stack.write, &read, orders, deadline).await;
     for worker in workers {
         worker.stop().await;
     }
     read.close().await;
-    Ok((drained, lags?))
+    observed
 }
 
 /// Waits until `url` shows at least `count` visible messages (SNS delivers asynchronously).

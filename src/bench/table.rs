@@ -96,6 +96,15 @@ fn render_e2e(out: &mut String, e: &super::e2e::E2eReport) {
             ),
         ),
         (
+            "all decided / relayed / projected after",
+            format!(
+                "{} / {} / {:.1} s",
+                seconds(e.decided_in_s),
+                seconds(e.relayed_in_s),
+                e.drained_in_s
+            ),
+        ),
+        (
             "published through SNS at",
             format!("{:.0} msgs/s", e.publish_per_s),
         ),
@@ -133,4 +142,8 @@ fn render_targets(out: &mut String, report: &Report) {
             t.name, t.goal
         );
     }
+}
+
+fn seconds(s: Option<f64>) -> String {
+    s.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
 }
