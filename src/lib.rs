@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod config;

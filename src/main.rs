@@ -56,6 +56,8 @@ enum Command {
     Verify(BothDbArgs),
     /// Rebuild the read database from the write database's event log and swap it in.
     Rebuild(BothDbArgs),
+    /// Benchmarks against the real services: our path versus the baselines, worker RSS.
+    Bench(fulfil::bench::BenchArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -204,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
             format,
         }) => list_invalid(write_db, limit, format).await,
         Command::Invalid(InvalidCommand::Replay(args)) => replay_invalid(args).await,
+        Command::Bench(args) => bench(args).await,
     }
 }
 
@@ -292,6 +295,16 @@ async fn verify(args: BothDbArgs) -> anyhow::Result<()> {
     }
     println!("{}", report.summary());
     if !report.is_clean() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Exits 1 when any run's correctness check failed, whatever its speed.
+async fn bench(args: fulfil::bench::BenchArgs) -> anyhow::Result<()> {
+    let report = fulfil::bench::run_cli(args).await.context("bench failed")?;
+    if !report.all_correct() {
+        eprintln!("bench: a run FAILED its correctness check (see the table)");
         std::process::exit(1);
     }
     Ok(())

@@ -31,6 +31,15 @@ fn setting((name, default): (&str, &str)) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
+/// The dev server's database URL of `kind` (tests that create databases of their own).
+pub fn database_url(kind: Database) -> String {
+    setting(if kind == Database::Write {
+        WRITE_URL
+    } else {
+        READ_URL
+    })
+}
+
 pub fn log_file(service: &str, file: &str) -> PathBuf {
     let dev = std::env::var("FULFIL_DEV_DIR")
         .map(PathBuf::from)

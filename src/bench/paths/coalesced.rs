@@ -1,0 +1,125 @@
+//! Our path: `Worker::process` on batches of 10 contract-v1 PlaceOrder bodies, exactly what
+//! a worker does with one SQS batch (minus the receive and delete). A batch the worker
+//! leaves for redelivery (lock wait timed out, world moved) is handed to it again, as SQS
+//! would, and counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::{stream, TryStreamExt};
+use sqlx::PgPool;
+
+use super::tables::into_tally;
+use crate::bench::check::Tally;
+use crate::bench::workload::{restock_body, Generated, Order};
+use crate::bench::{BenchEnv, BenchError};
+use crate::lock::{LockConfig, StockLock};
+use crate::stock_cache::StockCache;
+use crate::worker::{Fate, Incoming, Worker, WorkerError, WorkerSettings};
+
+/// Redeliveries of one batch before the bench gives up on it.
+const MAX_REDELIVERIES: u32 = 50;
+
+pub struct Coalesced {
+    worker: Worker,
+    pool: PgPool,
+    retries: AtomicU64,
+}
+
+impl Coalesced {
+    /// The worker as `fulfil worker` builds it, with default lock settings.
+    pub fn new(env: &BenchEnv) -> Self {
+        let lock_config = LockConfig {
+            key_prefix: env.key_prefix.clone(),
+            ..LockConfig::default()
+        };
+        let locks = StockLock::new(env.redis.clone(), lock_config);
+        let cache = StockCache::new(env.redis.clone(), &env.key_prefix);
+        let worker = Worker::new(env.pool.clone(), locks, cache, WorkerSettings::default());
+        Self {
+            worker,
+            pool: env.pool.clone(),
+            retries: AtomicU64::new(0),
+        }
+    }
+
+    pub fn take_retries(&self) -> u64 {
+        self.retries.swap(0, Ordering::Relaxed)
+    }
+
+    /// One Restock per product, through the same path, in batches of 10.
+    pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
+        let bodies: Vec<Incoming> = generated
+            .products
+            .iter()
+            .map(|p| incoming(&format!("{p}-restock"), restock_body(p, generated.stock)))
+            .collect();
+        stream::iter(bodies.chunks(10).map(Ok))
+            .try_for_each_concurrent(4, |chunk| self.process(chunk))
+            .await
+    }
+
+    pub async fn handle(&self, orders: &[Order]) -> Result<(), BenchError> {
+        let batch: Vec<Incoming> = orders
+            .iter()
+            .map(|o| incoming(&o.order_id, o.body.clone()))
+            .collect();
+        self.process(&batch).await
+    }
+
+    async fn process(&self, batch: &[Incoming]) -> Result<(), BenchError> {
+        for _ in 0..MAX_REDELIVERIES {
+            match self.worker.process(batch).await {
+                Ok(fates) => return expect_applied(batch, &fates),
+                Err(WorkerError::Transient(_)) => {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => return Err(BenchError::Worker(e.to_string())),
+            }
+        }
+        Err(BenchError::Worker(format!(
+            "a batch starting with {} was not applied after {MAX_REDELIVERIES} deliveries",
+            batch.first().map_or("", |m| m.message_id.as_str())
+        )))
+    }
+
+    pub async fn tally(&self, generated: &Generated) -> Result<Tally, BenchError> {
+        let available: Vec<(String, i64)> =
+            sqlx::query_as("SELECT product_id, available FROM products WHERE product_id = ANY($1)")
+                .bind(&generated.products)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(BenchError::db("read products"))?;
+        let orders: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT l.product_id, o.status, count(*), sum(l.quantity)::int8
+             FROM order_lines l JOIN orders o USING (order_id)
+             WHERE l.product_id = ANY($1) GROUP BY 1, 2",
+        )
+        .bind(&generated.products)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(BenchError::db("count orders"))?;
+        Ok(into_tally(available, orders))
+    }
+}
+
+fn incoming(message_id: &str, body: String) -> Incoming {
+    Incoming {
+        message_id: format!("m-{message_id}"),
+        body,
+    }
+}
+
+/// Every message of a fresh run is decided; anything else is a bug worth stopping for.
+fn expect_applied(batch: &[Incoming], fates: &[Fate]) -> Result<(), BenchError> {
+    match batch
+        .iter()
+        .zip(fates)
+        .find(|(_, f)| !matches!(f, Fate::Applied { .. }))
+    {
+        None => Ok(()),
+        Some((m, fate)) => Err(BenchError::Worker(format!(
+            "{}: unexpected fate {fate:?}",
+            m.message_id
+        ))),
+    }
+}

@@ -1,0 +1,137 @@
+//! `fulfil` role processes started by the bench (the binary next to the bench's own, or
+//! FULFIL_BIN), logging to a temporary file, stopped by their own pid. Their peak memory is
+//! read from `/proc/<pid>/status` while they still run.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::BenchError;
+
+pub struct RoleProcess {
+    child: Child,
+    pub log_path: PathBuf,
+}
+
+/// The `fulfil` executable: FULFIL_BIN, else `fulfil` in this executable's directory (or
+/// its parent, where test binaries in `deps/` find it).
+pub fn fulfil_binary() -> Result<PathBuf, BenchError> {
+    if let Ok(path) = std::env::var("FULFIL_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().map_err(BenchError::io("find the bench's executable"))?;
+    let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    [dir.join("fulfil"), dir.join("../fulfil")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| BenchError::Io {
+            what: format!(
+                "find the fulfil binary next to {} (or set FULFIL_BIN)",
+                exe.display()
+            ),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+}
+
+impl RoleProcess {
+    /// Starts `fulfil <args>` with `env` added, and waits for `ready` in its log.
+    pub async fn start(
+        args: &[&str],
+        env: &[(&str, String)],
+        ready: &str,
+    ) -> Result<Self, BenchError> {
+        let name = format!("fulfil-bench-{}-{}.log", args[0], super::env::short_id());
+        let log_path = std::env::temp_dir().join(name);
+        let log = std::fs::File::create(&log_path)
+            .map_err(BenchError::io(format!("create {}", log_path.display())))?;
+        let stderr = log.try_clone().map_err(BenchError::io("log file"))?;
+        let child = Command::new(fulfil_binary()?)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(stderr)
+            .spawn()
+            .map_err(BenchError::io(format!("start fulfil {}", args.join(" "))))?;
+        let mut process = Self { child, log_path };
+        process.wait_for(ready, Duration::from_secs(30)).await?;
+        Ok(process)
+    }
+
+    async fn wait_for(&mut self, line: &str, deadline: Duration) -> Result<(), BenchError> {
+        let until = tokio::time::Instant::now() + deadline;
+        while !self.log().contains(line) {
+            let exited = self.child.try_wait().map_err(BenchError::io("try_wait"))?;
+            if exited.is_some() || tokio::time::Instant::now() >= until {
+                return Err(BenchError::Timeout {
+                    what: format!("{line:?} in {}", self.log_path.display()),
+                    seconds: deadline.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident set size (`VmHWM`) in KiB, while the process runs.
+    pub fn peak_rss_kib(&self) -> Result<u64, BenchError> {
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).map_err(BenchError::io(format!("read {path}")))?;
+        vm_hwm_kib(&status).ok_or_else(|| BenchError::Io {
+            what: format!("no VmHWM line in {path}"),
+            source: std::io::ErrorKind::InvalidData.into(),
+        })
+    }
+
+    /// SIGTERM (its graceful drain), SIGKILL after 15 s.
+    pub async fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let until = tokio::time::Instant::now() + Duration::from_secs(15);
+        while tokio::time::Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                let _ = std::fs::remove_file(&self.log_path);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RoleProcess {
+    /// A bench that fails half-way leaves no process behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vm_hwm_is_read_in_kib() {
+        let status =
+            "Name:\tfulfil\nVmPeak:\t  900000 kB\nVmHWM:\t   23456 kB\nVmRSS:\t 20000 kB\n";
+        assert_eq!(super::vm_hwm_kib(status), Some(23456));
+        assert_eq!(super::vm_hwm_kib("Name: x\n"), None);
+    }
+}
