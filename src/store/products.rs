@@ -69,14 +69,19 @@ impl ProductWrite {
     }
 }
 
-/// Writes every product or fails with `Stale` naming one that moved on.
+/// Writes every product or fails with `Stale` naming one that moved on. Updates go out in
+/// one statement (a batch over many products is one round trip); new products one by one.
 pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(), StoreError> {
-    for w in writes {
-        let written = match w.read_version {
-            Some(version) => update(conn, w, version).await?,
-            None => insert(conn, w).await?,
-        };
-        if !written {
+    let (updates, creates): (Vec<&ProductWrite>, Vec<&ProductWrite>) =
+        writes.iter().partition(|w| w.read_version.is_some());
+    let written = update(conn, &updates).await?;
+    if let Some(stale) = updates.iter().find(|w| !written.contains(&w.product_id)) {
+        return Err(StoreError::Stale {
+            product_id: stale.product_id.clone(),
+        });
+    }
+    for w in creates {
+        if !insert(conn, w).await? {
             return Err(StoreError::Stale {
                 product_id: w.product_id.clone(),
             });
@@ -85,28 +90,37 @@ pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(
     Ok(())
 }
 
+/// The ids of the rows updated: those still at the version read and below the fence.
 async fn update(
     conn: &mut PgConnection,
-    w: &ProductWrite,
-    version: i64,
-) -> Result<bool, StoreError> {
-    let p = &w.product;
-    let done = sqlx::query(
-        "UPDATE products SET name = $2, available = $3, restocked = $4, confirmed = $5,
-             cancelled = $6, version = version + 1, fence = $7, updated_at = now()
-         WHERE product_id = $1 AND version = $8 AND fence < $7",
+    writes: &[&ProductWrite],
+) -> Result<Vec<String>, StoreError> {
+    if writes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let number = |f: fn(&ProductWrite) -> i64| writes.iter().map(|w| f(w)).collect::<Vec<i64>>();
+    let ids: Vec<&str> = writes.iter().map(|w| w.product_id.as_str()).collect();
+    let names: Vec<Option<&str>> = writes.iter().map(|w| w.product.name.as_deref()).collect();
+    let updated: Vec<String> = sqlx::query_scalar(
+        "UPDATE products p SET name = u.name, available = u.available, restocked = u.restocked,
+             confirmed = u.confirmed, cancelled = u.cancelled, version = p.version + 1,
+             fence = u.fence, updated_at = now()
+         FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[])
+              AS u(id, name, available, restocked, confirmed, cancelled, fence, expected)
+         WHERE p.product_id = u.id AND p.version = u.expected AND p.fence < u.fence
+         RETURNING p.product_id",
     )
-    .bind(&w.product_id)
-    .bind(&p.name)
-    .bind(p.available)
-    .bind(p.restocked)
-    .bind(p.confirmed)
-    .bind(p.cancelled)
-    .bind(w.fence)
-    .bind(version)
-    .execute(conn)
+    .bind(ids)
+    .bind(names)
+    .bind(number(|w| w.product.available))
+    .bind(number(|w| w.product.restocked))
+    .bind(number(|w| w.product.confirmed))
+    .bind(number(|w| w.product.cancelled))
+    .bind(number(|w| w.fence))
+    .bind(number(|w| w.read_version.unwrap_or(-1)))
+    .fetch_all(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(updated)
 }
 
 async fn insert(conn: &mut PgConnection, w: &ProductWrite) -> Result<bool, StoreError> {
