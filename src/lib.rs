@@ -16,6 +16,7 @@ pub mod config;
 pub mod contract;
 pub mod db;
 pub mod domain;
+pub mod failpoint;
 pub mod lambda;
 pub mod lock;
 pub mod ops;

@@ -1,6 +1,7 @@
 //! Integration tests against the real services `./dev up` started: one binary, one harness.
 
 mod api;
+mod chaos;
 mod consumer;
 mod fault_proxy;
 mod flash_sale;

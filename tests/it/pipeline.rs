@@ -105,6 +105,11 @@ impl Pipeline {
     /// Starts a `fulfil relay` process on this pipeline (`extra` adds flags) and waits until
     /// it says it started.
     pub async fn relay(&self, extra: &[&str]) -> WorkerProcess {
+        self.relay_with(extra, &[]).await
+    }
+
+    /// A relay with some environment overridden (e.g. `FAILPOINTS`).
+    pub async fn relay_with(&self, extra: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
         let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("relay")));
         let log = std::fs::File::create(&log_path).expect("relay log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
@@ -129,6 +134,7 @@ impl Pipeline {
                 (!self.settings.topology.fifo).to_string(),
             )
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
@@ -136,6 +142,49 @@ impl Pipeline {
         let mut relay = WorkerProcess { child, log_path };
         relay.wait_logged("relay started").await;
         relay
+    }
+
+    /// Starts a `fulfil projector` process on this pipeline's projector queue and read
+    /// database (`env` overrides) and waits until it says it started.
+    pub async fn projector(&self, env: &[(&str, &str)]) -> WorkerProcess {
+        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("projector")));
+        let log = std::fs::File::create(&log_path).expect("projector log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        command
+            .args([
+                "projector",
+                "--ops-addr",
+                "127.0.0.1:0",
+                "--concurrency",
+                "2",
+            ])
+            .env(
+                "FULFIL_READ_DATABASE_URL",
+                self.settings.read_database_url.expose(),
+            )
+            .env(
+                "AWS_ENDPOINT_URL",
+                self.settings
+                    .aws
+                    .endpoint_url
+                    .as_deref()
+                    .unwrap_or_default(),
+            )
+            .env("FULFIL_QUEUE_PREFIX", &self.settings.topology.prefix)
+            .env(
+                "FULFIL_STANDARD_QUEUES",
+                (!self.settings.topology.fifo).to_string(),
+            )
+            .env("FULFIL_VISIBILITY_TIMEOUT", "5")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = command.spawn().expect("start fulfil projector");
+        let mut projector = WorkerProcess { child, log_path };
+        projector.wait_logged("projector started").await;
+        projector
     }
 
     /// Publishes through SNS in batches of ten, as the contract says (group and dedup ids
