@@ -58,6 +58,8 @@ fn message(record: SqsMessage) -> Message {
             .and_then(|n| n.parse().ok())
             .unwrap_or(1),
         sent_at,
+        // The event source mapping reports failures; SQS's redrive does the dead-lettering.
+        last_delivery: false,
     }
 }
 

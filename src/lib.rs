@@ -18,6 +18,7 @@ pub mod contract;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod failpoint;
 pub mod lambda;
 pub mod lock;
 pub mod ops;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fulfil::cli::{
-    ApiArgs, AwsArgs, BothDbArgs, ProjectorArgs, RelayArgs, RunArgs, SetupArgs, TopologyArgs,
-    WorkerArgs, WriteDbArgs,
+    ApiArgs, AwsArgs, BothDbArgs, CheckArgs, ProjectorArgs, RelayArgs, RunArgs, SetupArgs,
+    TopologyArgs, WorkerArgs, WriteDbArgs,
 };
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
@@ -58,6 +58,8 @@ enum Command {
     Rebuild(BothDbArgs),
     /// Benchmarks against the real services: our path versus the baselines, worker RSS.
     Bench(fulfil::bench::BenchArgs),
+    /// Check every invariant against what was published (exit 1 when one is broken).
+    Check(CheckArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -181,9 +183,8 @@ enum Format {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    // Failpoints named in FAIL_POINTS (fault-test builds only; inert otherwise).
-    #[cfg(feature = "failpoints")]
-    let _failpoints = fail::FailScenario::setup();
+    // Failpoints named in FAILPOINTS or FAIL_POINTS (fault-test builds only; inert otherwise).
+    let _failpoints = fulfil::failpoint::setup().map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Run(args) => run_all(args).await,
@@ -192,6 +193,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Projector(args) => projector(args).await,
         Command::Verify(args) => verify(args).await,
         Command::Rebuild(args) => rebuild(args).await,
+        Command::Check(args) => check(args).await,
         Command::Healthcheck { ops_addr, url } => healthcheck(&ops_addr, url.as_deref()).await,
         Command::Publish(PublishArgs {
             scenario: Some(Scenario::FlashSale(args)),
@@ -317,6 +319,25 @@ async fn rebuild(args: BothDbArgs) -> anyhow::Result<()> {
         .context("rebuild failed")?;
     for line in report.lines() {
         println!("{line}");
+    }
+    Ok(())
+}
+
+async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let settings = args.into_settings()?;
+    let path = &args.published;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --published {}", path.display()))?;
+    let published = fulfil::check::published::parse(&text);
+    let report = fulfil::check::connect_and_run(&settings, &published)
+        .await
+        .context("check failed")?;
+    match args.json {
+        true => println!("{}", serde_json::to_string_pretty(&report)?),
+        false => println!("{report}"),
+    }
+    if !report.is_clean() {
+        std::process::exit(1);
     }
     Ok(())
 }

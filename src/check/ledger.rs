@@ -47,6 +47,17 @@ pub fn account(published: &[String], outcomes: &Outcomes, report: &mut CheckRepo
             format!("command {id} is in the inbox but was never published"),
         );
     }
+    for body in outcomes
+        .invalid_bodies
+        .iter()
+        .filter(|b| !distinct.contains_key(b.as_str()))
+    {
+        report.unexpected += 1;
+        report.violation(
+            "nothing from nowhere",
+            format!("kept as invalid but never published: {}", shorten(body)),
+        );
+    }
 }
 
 fn account_one(
@@ -55,10 +66,14 @@ fn account_one(
     expected: &mut BTreeSet<String>,
     report: &mut CheckReport,
 ) {
+    let parsed = Envelope::parse(body);
+    if let Ok(envelope) = &parsed {
+        expected.insert(envelope.command_id.clone());
+    }
     if outcomes.dlq_bodies.contains(body) {
         return;
     }
-    let Ok(envelope) = Envelope::parse(body) else {
+    let Ok(envelope) = parsed else {
         if !outcomes.invalid_bodies.contains(body) {
             report.lost += 1;
             report.violation(
@@ -71,7 +86,6 @@ fn account_one(
         }
         return;
     };
-    expected.insert(envelope.command_id.clone());
     match outcomes.inbox.get(&envelope.command_id) {
         Some((fp, outcome)) if *fp == envelope.fingerprint() => match outcome.as_str() {
             "REJECTED" => report.rejected += 1,
@@ -136,12 +150,27 @@ mod tests {
     fn a_message_with_no_outcome_is_lost_and_an_inbox_row_nobody_sent_is_unexpected() {
         let outcomes = Outcomes {
             inbox: BTreeMap::from([applied(&restock("ghost", 1))]),
+            invalid_bodies: BTreeSet::from(["{ghost".to_owned()]),
             ..Outcomes::default()
         };
         let mut report = CheckReport::default();
         account(&[restock("a", 1)], &outcomes, &mut report);
-        assert_eq!((report.lost, report.unexpected), (1, 1));
-        assert_eq!(report.violations.len(), 2);
+        assert_eq!((report.lost, report.unexpected), (1, 2));
+        assert_eq!(report.violations.len(), 3);
+    }
+
+    #[test]
+    fn a_command_applied_once_and_also_dead_lettered_is_neither_lost_nor_unexpected() {
+        let a = restock("a", 1);
+        let outcomes = Outcomes {
+            inbox: BTreeMap::from([applied(&a)]),
+            dlq_bodies: BTreeSet::from([a.clone()]),
+            ..Outcomes::default()
+        };
+        let mut report = CheckReport::default();
+        account(&[a.clone(), a], &outcomes, &mut report);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!((report.in_dlq, report.duplicates), (1, 1));
     }
 
     #[test]

@@ -1,8 +1,15 @@
 //! Looking into a dead-letter queue without emptying it: for the invariant checker and for
 //! operators. Messages are received with a visibility timeout long enough to see each once,
-//! and are not deleted, so they reappear for a later redrive.
+//! are not deleted, and are made visible again at the end, so a second look (or a redrive)
+//! finds them all at once.
+//!
+//! On a FIFO queue a receive returns nothing more of a message group while some of it is in
+//! flight, so a group with more than a batch of messages may be seen only in part: a checker
+//! then reports the rest as lost, never the other way round.
 
 use std::time::Duration;
+
+use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry as VisibilityEntry;
 
 use super::{AwsClients, QueueError};
 
@@ -12,7 +19,7 @@ pub async fn peek_bodies(
     queue_url: &str,
     hide_for: Duration,
 ) -> Result<Vec<String>, QueueError> {
-    let mut bodies = Vec::new();
+    let mut seen: Vec<(String, String)> = Vec::new();
     loop {
         let out = aws
             .sqs
@@ -25,12 +32,39 @@ pub async fn peek_bodies(
             .await
             .map_err(|e| QueueError::aws("ReceiveMessage", queue_url, &aws.endpoint, e))?;
         if out.messages().is_empty() {
-            return Ok(bodies);
+            break;
         }
-        bodies.extend(
+        seen.extend(
             out.messages()
                 .iter()
-                .filter_map(|m| m.body().map(str::to_owned)),
+                .filter_map(|m| Some((m.body()?.to_owned(), m.receipt_handle()?.to_owned()))),
         );
     }
+    let handles: Vec<&str> = seen.iter().map(|(_, h)| h.as_str()).collect();
+    show_again(aws, queue_url, &handles).await?;
+    Ok(seen.into_iter().map(|(body, _)| body).collect())
+}
+
+/// Makes the peeked messages visible again at once.
+async fn show_again(aws: &AwsClients, queue_url: &str, handles: &[&str]) -> Result<(), QueueError> {
+    for chunk in handles.chunks(10) {
+        let entries = chunk.iter().enumerate().filter_map(|(i, handle)| {
+            let entry = VisibilityEntry::builder().id(i.to_string());
+            entry
+                .receipt_handle(*handle)
+                .visibility_timeout(0)
+                .build()
+                .ok()
+        });
+        aws.sqs
+            .change_message_visibility_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries.collect()))
+            .send()
+            .await
+            .map_err(|e| {
+                QueueError::aws("ChangeMessageVisibilityBatch", queue_url, &aws.endpoint, e)
+            })?;
+    }
+    Ok(())
 }

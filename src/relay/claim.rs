@@ -89,6 +89,7 @@ impl Claim {
     /// Marks `ids` published and commits; the other claimed rows are released unmarked.
     pub async fn commit(mut self, ids: &[i64]) -> Result<(), RelayError> {
         if !ids.is_empty() {
+            crate::failpoint::step("relay::after_publish_before_mark")?;
             sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
                 .bind(ids)
                 .execute(&mut *self.tx)

@@ -9,6 +9,9 @@ pub enum RelayError {
     /// published, so every row in it is relayed again (at worst as a duplicate).
     #[error("relay: {0}")]
     Database(#[from] StoreError),
+    /// A failpoint failed the step (fault tests only); nothing of it was marked.
+    #[error("relay: {0}")]
+    Injected(#[from] crate::failpoint::Injected),
     /// A `PublishBatch` call to the events topic failed as a whole (not one entry in it).
     #[error("relay: {source}")]
     Publish {
@@ -25,6 +28,7 @@ impl RelayError {
         match self {
             RelayError::Database(e) => e.is_outage(),
             RelayError::Publish { source, .. } => source.is_retryable(),
+            RelayError::Injected(_) => false,
         }
     }
 
@@ -33,6 +37,7 @@ impl RelayError {
         match self {
             RelayError::Database(_) => "write database",
             RelayError::Publish { .. } => "SNS",
+            RelayError::Injected(_) => "failpoint",
         }
     }
 }

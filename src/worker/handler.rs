@@ -38,7 +38,8 @@ impl BatchHandler for Worker {
 
 impl Worker {
     /// One message at a time, in order; after a failure in a FIFO group, that group's later
-    /// messages are left too, so none overtakes the failed one.
+    /// messages are left too, so none overtakes the failed one. A failure on the message's
+    /// last delivery dead-letters it at once instead, and its group goes on.
     async fn isolate(&self, batch: &[Message]) -> Result<Vec<Disposition>, Outage> {
         let mut failed_groups: HashSet<&str> = HashSet::new();
         let mut dispositions = Vec::with_capacity(batch.len());
@@ -53,6 +54,10 @@ impl Worker {
                 Ok(fates) => dispositions.extend(done(one, &fates)),
                 Err(WorkerError::Outage { dependency, detail }) => {
                     return Err(Outage { dependency, detail })
+                }
+                Err(err) if message.last_delivery => {
+                    tracing::warn!(message_id = %message.message_id, error = %err, "message failed on its last delivery; moving it to the DLQ so its group can go on");
+                    dispositions.push(Disposition::DeadLetter);
                 }
                 Err(err) => {
                     tracing::warn!(message_id = %message.message_id, error = %err, "message failed; left for redelivery (the DLQ after maxReceiveCount)");

@@ -6,6 +6,7 @@
 //! the Lambda adapter; both call [`Worker::process`].
 
 mod attempt;
+mod bugs;
 mod handler;
 pub mod plan;
 
@@ -84,6 +85,13 @@ impl From<LockError> for WorkerError {
     }
 }
 
+/// A failpoint's injected error is a transient one: the batch is tried again.
+impl From<crate::failpoint::Injected> for WorkerError {
+    fn from(err: crate::failpoint::Injected) -> Self {
+        WorkerError::Transient(err.to_string())
+    }
+}
+
 impl From<CacheError> for WorkerError {
     fn from(err: CacheError) -> Self {
         match err.is_outage() {
@@ -120,8 +128,7 @@ pub struct Worker {
 /// Failpoint `worker::poison` (failpoints builds only): a batch holding the command id given
 /// as its argument fails every time, as a valid command that always breaks something would.
 fn poisoned(valid: &[Valid<'_>]) -> Result<(), WorkerError> {
-    let poison = fail::eval("worker::poison", |arg| arg.unwrap_or_default());
-    match poison {
+    match crate::failpoint::value("worker::poison") {
         Some(id) if valid.iter().any(|v| v.envelope.command_id == id) => Err(WorkerError::Failed(
             format!("failpoint worker::poison on {id}"),
         )),
@@ -160,6 +167,7 @@ impl Worker {
     /// Runs the batch path; one fate per message, in order. An error means nothing of the
     /// batch's valid commands was applied (invalid ones may already be kept: idempotent).
     pub async fn process(&self, batch: &[Incoming]) -> Result<Vec<Fate>, WorkerError> {
+        crate::failpoint::step("worker::after_receive")?;
         let mut fates: Vec<Option<Fate>> = vec![None; batch.len()];
         let mut valid = Vec::new();
         for (index, message) in batch.iter().enumerate() {

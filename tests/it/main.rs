@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod chaos;
 mod consumer;
 mod fault_proxy;
 mod flash_sale;

@@ -132,6 +132,29 @@ impl Pipeline {
         process
     }
 
+    /// A relay with some environment overridden (e.g. `FAILPOINTS`).
+    pub async fn relay_with(&self, extra: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+        self.role(
+            &[&["relay", "--ops-addr", "127.0.0.1:0"], extra].concat(),
+            env,
+            "relay started",
+        )
+        .await
+    }
+
+    /// A projector (2 polls) with some environment overridden (e.g. its read database
+    /// through a fault proxy).
+    pub async fn projector_with(&self, env: &[(&str, &str)]) -> WorkerProcess {
+        let args = [
+            "projector",
+            "--ops-addr",
+            "127.0.0.1:0",
+            "--concurrency",
+            "2",
+        ];
+        self.role(&args, env, "projector started").await
+    }
+
     /// Publishes through SNS in batches of ten, as the contract says (group and dedup ids
     /// on FIFO, the `command_type` attribute always). Invalid bodies go out as they are.
     pub async fn publish(&self, bodies: &[String]) {

@@ -117,7 +117,8 @@ async fn heartbeat<H>(shared: &Shared<H>, batch: &[Message]) -> Infallible {
     }
 }
 
-/// Carries out the handler's decision: one batch delete, one backed-off retry per Retry.
+/// Carries out the handler's decision: dead letters moved, one batch delete (of the done
+/// and the moved), one backed-off retry per Retry (and per dead letter that could not move).
 async fn settle<H>(shared: &Shared<H>, batch: &[Message], dispositions: Vec<Disposition>) {
     let (mut dispositions, fixed) = policy::fit_to_batch(dispositions, batch.len());
     if fixed {
@@ -129,12 +130,19 @@ async fn settle<H>(shared: &Shared<H>, batch: &[Message], dispositions: Vec<Disp
     if shared.config.fifo {
         policy::keep_group_order(batch, &mut dispositions);
     }
-    let (delete, retry): (Vec<_>, Vec<_>) = batch
-        .iter()
-        .zip(&dispositions)
-        .partition(|(_, d)| **d == Disposition::Delete);
-    let delete: Vec<&Message> = delete.into_iter().map(|(m, _)| m).collect();
-    let retry: Vec<&Message> = retry.into_iter().map(|(m, _)| m).collect();
+    let with = |wanted: Disposition| -> Vec<&Message> {
+        let pairs = batch.iter().zip(&dispositions);
+        pairs
+            .filter(|(_, d)| **d == wanted)
+            .map(|(m, _)| m)
+            .collect()
+    };
+    let (mut delete, mut retry) = (with(Disposition::Delete), with(Disposition::Retry));
+    let failed = with(Disposition::DeadLetter);
+    let moved = shared.sqs.move_to_dead_letter(&failed).await;
+    add(&shared.stats.dead_lettered, moved.len());
+    retry.extend(failed.iter().copied().filter(|m| !moved.contains(m)));
+    delete.extend(moved);
     add(&shared.stats.deleted, shared.sqs.delete(&delete).await);
     retry_later(shared, &retry).await;
 }

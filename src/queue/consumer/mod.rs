@@ -7,6 +7,7 @@
 //! business. It may touch the SQS client and the queue it is given, nothing else.
 
 mod batch;
+mod dead_letter;
 mod gate;
 mod policy;
 mod poller;
@@ -38,6 +39,9 @@ pub struct Message {
     /// SQS's ApproximateReceiveCount: 1 on the first delivery.
     pub receive_count: u32,
     pub sent_at: Option<SystemTime>,
+    /// The receive count has reached the queue's `maxReceiveCount`: if this delivery fails
+    /// too, SQS dead-letters the message on its next receive. False when unknown.
+    pub last_delivery: bool,
 }
 
 /// The handler's verdict on one message.
@@ -48,6 +52,10 @@ pub enum Disposition {
     /// Not done: leave it for redelivery after a backoff; SQS moves it to the DLQ after
     /// the queue's maxReceiveCount.
     Retry,
+    /// Failed on its last delivery: move it to the dead-letter queue now (then delete it),
+    /// so the later messages of its FIFO group need not wait for SQS to do it, and are not
+    /// dead-lettered along with it. Without a known DLQ this is a `Retry`.
+    DeadLetter,
 }
 
 /// An outage of something the handler needs (write DB, Redis): the whole batch is held, not
@@ -151,8 +159,10 @@ impl Consumer {
         handler: Arc<H>,
         shutdown: CancellationToken,
     ) -> Result<(), QueueError> {
-        self.sqs.check().await?;
-        let shared = Arc::new(self.shared(handler, shutdown));
+        let dead_letter = self.sqs.check().await?;
+        let mut shared = self.shared(handler, shutdown);
+        shared.sqs = shared.sqs.with_dead_letter(dead_letter);
+        let shared = Arc::new(shared);
         let mut pollers = JoinSet::new();
         for index in 0..self.config.pollers {
             pollers.spawn(poller::poll(Arc::clone(&shared), index));

@@ -93,6 +93,7 @@ mod tests {
             group_id: Some(group.to_owned()),
             receive_count: 1,
             sent_at: None,
+            last_delivery: false,
         }
     }
 

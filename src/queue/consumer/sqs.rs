@@ -10,6 +10,7 @@ use aws_sdk_sqs::types::{
     QueueAttributeName,
 };
 
+use super::dead_letter::{self, DeadLetter};
 use super::Message;
 use crate::queue::QueueError;
 
@@ -22,6 +23,8 @@ pub(super) struct Sqs {
     client: aws_sdk_sqs::Client,
     url: String,
     endpoint: String,
+    /// The queue's redrive target, once `check` found it.
+    dead_letter: Option<DeadLetter>,
 }
 
 impl Sqs {
@@ -33,7 +36,14 @@ impl Sqs {
             client,
             url: url.to_owned(),
             endpoint,
+            dead_letter: None,
         }
+    }
+
+    /// This client with the redrive target `check` found.
+    pub(super) fn with_dead_letter(mut self, dead_letter: Option<DeadLetter>) -> Self {
+        self.dead_letter = dead_letter;
+        self
     }
 
     fn err<E, R>(
@@ -48,15 +58,41 @@ impl Sqs {
         QueueError::aws(operation, &self.url, &self.endpoint, e)
     }
 
-    /// Proves the queue exists and we may use it, before any poller starts.
-    pub(super) async fn check(&self) -> Result<(), QueueError> {
+    /// Proves the queue exists and we may use it, before any poller starts, and finds its
+    /// redrive target (none when it has no redrive policy or the target cannot be found).
+    pub(super) async fn check(&self) -> Result<Option<DeadLetter>, QueueError> {
         let request = self.client.get_queue_attributes().queue_url(&self.url);
-        let request = request.attribute_names(QueueAttributeName::VisibilityTimeout);
-        request
+        let request = request
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .attribute_names(QueueAttributeName::RedrivePolicy);
+        let out = request
             .send()
             .await
             .map_err(|e| self.err("GetQueueAttributes", e))?;
-        Ok(())
+        let policy = out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy));
+        let Some(policy) = policy else {
+            return Ok(None);
+        };
+        match dead_letter::resolve(&self.client, policy).await {
+            Ok(target) => Ok(target),
+            Err(error) => {
+                tracing::warn!(%error, "dead-letter queue not found; SQS's redrive alone will move failing messages");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Moves `messages` to the dead-letter queue; returns those moved (none without one).
+    pub(super) async fn move_to_dead_letter<'m>(
+        &self,
+        messages: &[&'m Message],
+    ) -> Vec<&'m Message> {
+        match (&self.dead_letter, messages.is_empty()) {
+            (Some(target), false) => dead_letter::send(&self.client, target, messages).await,
+            _ => Vec::new(),
+        }
     }
 
     /// One long poll. The visibility timeout is asked for explicitly so the heartbeat's
@@ -78,11 +114,20 @@ impl Sqs {
             .send()
             .await
             .map_err(|e| self.err("ReceiveMessage", e))?;
-        Ok(out.messages().iter().filter_map(to_message).collect())
+        let last = self.dead_letter.as_ref().map(|d| d.max_receive_count);
+        let mut messages: Vec<Message> = out.messages().iter().filter_map(to_message).collect();
+        for m in &mut messages {
+            m.last_delivery = last.is_some_and(|max| m.receive_count >= max);
+        }
+        Ok(messages)
     }
 
-    /// Deletes `messages`; returns how many SQS confirmed.
+    /// Deletes `messages`; returns how many SQS confirmed. The `consumer::before_delete`
+    /// failpoint's error stands for a delete that failed as a whole.
     pub(super) async fn delete(&self, messages: &[&Message]) -> usize {
+        if messages.is_empty() || crate::failpoint::step("consumer::before_delete").is_err() {
+            return 0;
+        }
         let mut deleted = 0;
         for chunk in messages.chunks(SQS_BATCH_MAX) {
             deleted += self.delete_chunk(chunk).await;
@@ -211,5 +256,6 @@ fn to_message(m: &aws_sdk_sqs::types::Message) -> Option<Message> {
             .and_then(|n| n.parse().ok())
             .unwrap_or(1),
         sent_at,
+        last_delivery: false,
     })
 }

@@ -16,6 +16,8 @@ pub struct ConsumerStats {
     pub deleted: AtomicU64,
     /// Messages left for redelivery with a backoff.
     pub retried: AtomicU64,
+    /// Messages moved to the dead-letter queue by the consumer (on their last delivery).
+    pub dead_lettered: AtomicU64,
     /// Messages held (kept invisible, not failed) because their handler reported an outage.
     pub held_for_outage: AtomicU64,
     /// Undecided messages made visible again at shutdown.
@@ -37,6 +39,9 @@ impl ConsumerStats {
     }
     pub fn retried(&self) -> u64 {
         self.retried.load(Ordering::Relaxed)
+    }
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
     }
     pub fn held_for_outage(&self) -> u64 {
         self.held_for_outage.load(Ordering::Relaxed)

@@ -1,0 +1,50 @@
+//! Deliberately broken behaviour, there only so the reliability suite can prove it notices
+//! (`tests/it/chaos/bugs.rs`). Each is a failpoint switch, off unless a fault test configures
+//! it; without the `failpoints` feature the switches are constant false and this is the
+//! plain batch path.
+//!
+//! - `worker::bug_release_lock_before_commit`: the locks go before the commit, the very bug
+//!   DESIGN.md step 6 forbids.
+//! - `worker::bug_skip_inbox_check`: known commands are decided again; only their inbox row
+//!   is not inserted twice (so the transaction commits), their effects are.
+
+use sqlx::PgConnection;
+
+use crate::failpoint;
+use crate::lock::HeldLocks;
+use crate::store::inbox::{self, InboxRow};
+use crate::store::StoreError;
+
+pub(super) fn skip_inbox_check() -> bool {
+    failpoint::bug("worker::bug_skip_inbox_check")
+}
+
+/// Releases the batch's locks now, while its transaction is still open (when switched on).
+pub(super) async fn release_lock_before_commit(held: &mut Option<HeldLocks>) {
+    if !failpoint::bug("worker::bug_release_lock_before_commit") {
+        return;
+    }
+    if let Some(locks) = held.take() {
+        if let Err(e) = locks.release().await {
+            tracing::warn!(error = %e, "bug switch: early release failed");
+        }
+    }
+}
+
+/// The inbox insert; with the inbox check skipped, rows already there are left out.
+pub(super) async fn insert_inbox(
+    tx: &mut PgConnection,
+    rows: &[InboxRow],
+) -> Result<(), StoreError> {
+    if !skip_inbox_check() {
+        return inbox::insert(tx, rows).await;
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.command_id.clone()).collect();
+    let known = inbox::fingerprints(&mut *tx, &ids).await?;
+    let fresh: Vec<InboxRow> = rows
+        .iter()
+        .filter(|r| !known.contains_key(&r.command_id))
+        .cloned()
+        .collect();
+    inbox::insert(tx, &fresh).await
+}

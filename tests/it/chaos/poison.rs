@@ -1,0 +1,81 @@
+//! A valid command that always fails (failpoint `worker::poison`): on its last delivery (two
+//! receives here) it lands in the DLQ, where the checker accounts for it, while every other
+//! command flows. On FIFO only its own message group waits behind it: a second PlaceOrder
+//! for the same order (same group), sent once the first has failed, is decided only after
+//! the poisoned one's last failure, is not dead-lettered along with it, and confirms the
+//! order.
+
+use super::{assert_clean, sale, Run, DRAIN};
+use crate::harness::{bodies::place, eventually};
+use crate::pipeline::WorkerProcess;
+
+const OTHERS: usize = 20;
+const RECEIVES: u32 = 2;
+
+fn failures(worker: &WorkerProcess) -> usize {
+    worker
+        .log()
+        .matches("failpoint worker::poison on c-poison")
+        .count()
+}
+
+async fn poisoned_command(fifo: bool) {
+    let mut run = Run::new(fifo, RECEIVES).await;
+    run.start_read_side().await;
+    let env = [("FAILPOINTS", "worker::poison=return(c-poison)")];
+    let worker = run.p.worker_with(&[], &env).await;
+    let (restock, others) = sale("bread", 100, OTHERS, 1);
+    run.publish(&[restock]).await;
+    run.p
+        .wait_for_count("SELECT count(*) FROM products", 1, DRAIN)
+        .await;
+    run.publish(&[place("c-poison", "o-poison", &[("bread", 1)])])
+        .await;
+    eventually(DRAIN, "the poisoned command to fail", || async {
+        (failures(&worker) > 0).then_some(())
+    })
+    .await;
+    let mut bodies = vec![place("c-after", "o-poison", &[("bread", 1)])];
+    bodies.extend(others);
+    run.publish(&bodies).await;
+
+    let decided = "SELECT count(*) FROM inbox WHERE command_id = 'c-after'";
+    // Read the decision first: once c-after is decided, every failure before it is logged.
+    eventually(DRAIN, "c-after to be decided", || async {
+        (run.p.count(decided).await > 0).then_some(())
+    })
+    .await;
+    if fifo {
+        // Each failure is logged twice: the batch's, then the message's own.
+        let failed_deliveries = failures(&worker) / 2;
+        assert!(
+            failed_deliveries >= RECEIVES as usize,
+            "c-after overtook the poisoned command of its group after {failed_deliveries} failures:\n{}",
+            worker.log()
+        );
+    }
+
+    let report = run.finish().await;
+    assert_clean(&report);
+    assert_eq!(report.in_dlq, 1, "only the poisoned command is in the DLQ");
+    assert_eq!(report.applied, OTHERS + 2);
+    let confirmed =
+        "SELECT count(*) FROM orders WHERE order_id = 'o-poison' AND status = 'confirmed'";
+    assert_eq!(run.p.count(confirmed).await, 1);
+    assert_eq!(
+        run.p
+            .count("SELECT count(*) FROM inbox WHERE command_id = 'c-poison'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_command_that_always_fails_reaches_the_dlq_while_the_rest_flow() {
+    poisoned_command(false).await;
+}
+
+#[tokio::test]
+async fn on_fifo_only_the_poisoned_commands_group_waits_and_only_the_poison_is_dead_lettered() {
+    poisoned_command(true).await;
+}
