@@ -85,17 +85,19 @@ async fn assert_sale_outcome(run: &Run) {
     assert_eq!(count("SELECT available FROM products").await, 0);
 }
 
-/// The crash scenario as the suite runs it: clean, and the lock as `held` says.
+/// The crash scenario as the suite runs it: clean, and the lock held when `held` says so.
 async fn crash_at(step: &str, held: bool) {
     let crash = crash_mid_sale(step, "").await;
     assert_clean(&crash.report);
     assert_eq!(crash.report.applied + crash.report.rejected, BUYERS + 1);
-    assert_eq!(
-        crash.lock_held_after_crash,
-        held,
-        "after a crash at {step} the product's lock should {}be held",
-        if held { "" } else { "not " }
-    );
+    // A crash inside the lock must leave it held (until its lease runs out). A crash outside
+    // it says nothing: another poller of the same process may hold the lock at that instant.
+    if held {
+        assert!(
+            crash.lock_held_after_crash,
+            "after a crash at {step} the product's lock should be held"
+        );
+    }
 }
 
 #[tokio::test]
