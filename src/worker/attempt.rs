@@ -65,6 +65,7 @@ impl Worker {
             true => None,
             false => Some(self.locks.acquire(&refs).await?),
         };
+        self.stats.lock_round();
         metrics::histogram!("fulfil_lock_wait_seconds").record(waiting.elapsed().as_secs_f64());
         let holding = std::time::Instant::now();
         let mut held = held;
@@ -189,6 +190,7 @@ impl Worker {
         bugs::release_lock_before_commit(held).await;
         failpoint::step("worker::before_commit")?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.stats.committed(fresh.len());
         failpoint::step("worker::after_commit_before_cache")?;
         self.cache_after_commit(&plan).await;
         Ok(fresh

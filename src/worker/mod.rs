@@ -9,6 +9,9 @@ mod attempt;
 mod bugs;
 mod handler;
 pub mod plan;
+mod stats;
+
+pub use stats::{GroupFigures, GroupStats};
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -123,6 +126,7 @@ pub struct Worker {
     locks: StockLock,
     cache: StockCache,
     settings: WorkerSettings,
+    stats: std::sync::Arc<GroupStats>,
 }
 
 /// Failpoint `worker::poison` (failpoints builds only): a batch holding the command id given
@@ -157,7 +161,13 @@ impl Worker {
             locks,
             cache,
             settings,
+            stats: std::sync::Arc::default(),
         }
+    }
+
+    /// Commands per commit and lock rounds since the last call (the bench reports them).
+    pub fn take_group_figures(&self) -> GroupFigures {
+        self.stats.take()
     }
 
     pub fn pool(&self) -> &PgPool {
