@@ -171,24 +171,68 @@ pub struct WorkerArgs {
     /// Lock lease in milliseconds: how long a dead worker's locks block others.
     #[arg(long, env = "FULFIL_LOCK_LEASE_MS", default_value_t = 5000)]
     pub lock_lease_ms: u64,
-    /// How long a batch waits for its products' locks before it is left for redelivery.
+    /// How long one round of waiting for a contended product's lock lasts before it is
+    /// logged and started again (contention never gives a message back to the queue).
     #[arg(long, env = "FULFIL_LOCK_WAIT_MS", default_value_t = 2000)]
     pub lock_wait_ms: u64,
+    /// Groups (units of commands committed together) committing at once in this process;
+    /// each holds one write-database connection.
+    #[arg(long, env = "FULFIL_GROUP_UNITS", default_value_t = 4)]
+    pub group_units: usize,
+    /// Most commands committed in one transaction.
+    #[arg(long, env = "FULFIL_GROUP_MAX_COMMANDS", default_value_t = 512)]
+    pub group_max_commands: usize,
+    /// Write database `lock_timeout` in milliseconds, below the lock lease [default: 40 %
+    /// of the lease].
+    #[arg(long, env = "FULFIL_DB_LOCK_TIMEOUT_MS")]
+    pub db_lock_timeout_ms: Option<u64>,
+    /// Write database `statement_timeout` in milliseconds, below the lock lease [default:
+    /// 60 % of the lease].
+    #[arg(long, env = "FULFIL_DB_STATEMENT_TIMEOUT_MS")]
+    pub db_statement_timeout_ms: Option<u64>,
+    /// Write database `idle_in_transaction_session_timeout` in milliseconds, below the lock
+    /// lease [default: 80 % of the lease].
+    #[arg(long, env = "FULFIL_DB_IDLE_IN_TRANSACTION_MS")]
+    pub db_idle_in_transaction_ms: Option<u64>,
     /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
     pub ops_addr: String,
 }
 
+/// A setting that must be at least 1.
+fn positive(setting: &'static str, value: u64) -> Result<u64, ConfigError> {
+    match value {
+        0 => Err(ConfigError {
+            setting,
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        }),
+        v => Ok(v),
+    }
+}
+
+/// A database wait that must end before the lock lease does, or a stuck session could
+/// outlive the lock it was taken under.
+/// Unset, it is `percent` of the lease.
+fn below_lease(
+    setting: &'static str,
+    ms: Option<u64>,
+    lease_ms: u64,
+    percent: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    let ms = positive(setting, ms.unwrap_or((lease_ms * percent / 100).max(1)))?;
+    if ms >= lease_ms {
+        return Err(ConfigError {
+            setting,
+            value: ms.to_string(),
+            reason: format!("must be below the lock lease (FULFIL_LOCK_LEASE_MS = {lease_ms})"),
+        });
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 impl WorkerArgs {
     pub fn into_settings(&self) -> Result<crate::run::worker::WorkerRunSettings, ConfigError> {
-        let positive = |setting: &'static str, value: u64| match value {
-            0 => Err(ConfigError {
-                setting,
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            }),
-            v => Ok(v),
-        };
         positive(
             "FULFIL_WORKER_CONCURRENCY (--concurrency)",
             self.concurrency as u64,
@@ -216,7 +260,48 @@ impl WorkerArgs {
             concurrency: self.concurrency,
             max_in_flight: self.max_in_flight,
             lock,
+            groups: self.group_limits()?,
+            db_limits: self.db_limits(lease)?,
             ops_addr: config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", &self.ops_addr)?,
+        })
+    }
+
+    fn group_limits(&self) -> Result<crate::worker::GroupLimits, ConfigError> {
+        let units = positive(
+            "FULFIL_GROUP_UNITS (--group-units)",
+            self.group_units as u64,
+        )?;
+        let commands = positive(
+            "FULFIL_GROUP_MAX_COMMANDS (--group-max-commands)",
+            self.group_max_commands as u64,
+        )?;
+        Ok(crate::worker::GroupLimits {
+            max_units: units as usize,
+            max_commands: commands as usize,
+            ..crate::worker::GroupLimits::default()
+        })
+    }
+
+    fn db_limits(&self, lease_ms: u64) -> Result<crate::db::SessionLimits, ConfigError> {
+        Ok(crate::db::SessionLimits {
+            lock_timeout: below_lease(
+                "FULFIL_DB_LOCK_TIMEOUT_MS (--db-lock-timeout-ms)",
+                self.db_lock_timeout_ms,
+                lease_ms,
+                40,
+            )?,
+            statement_timeout: below_lease(
+                "FULFIL_DB_STATEMENT_TIMEOUT_MS (--db-statement-timeout-ms)",
+                self.db_statement_timeout_ms,
+                lease_ms,
+                60,
+            )?,
+            idle_in_transaction: below_lease(
+                "FULFIL_DB_IDLE_IN_TRANSACTION_MS (--db-idle-in-transaction-ms)",
+                self.db_idle_in_transaction_ms,
+                lease_ms,
+                80,
+            )?,
         })
     }
 }

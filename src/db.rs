@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use sqlx::{migrate::Migrator, postgres::PgPoolOptions, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{migrate::Migrator, PgPool};
 
 use crate::config::SecretUrl;
 
@@ -45,22 +46,80 @@ pub enum DbError {
     },
 }
 
+/// Bounded waits for every session of a pool: a worker partitioned mid-transaction must
+/// not keep a product's row lock while the next lease holder blocks on it. Each should stay
+/// below the lock lease, so the database gives up before the lease does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// `lock_timeout`: longest wait for a row lock.
+    pub lock_timeout: Duration,
+    /// `statement_timeout`: longest statement.
+    pub statement_timeout: Duration,
+    /// `idle_in_transaction_session_timeout`: a transaction whose client went quiet is
+    /// ended by the server, releasing its locks.
+    pub idle_in_transaction: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(3),
+            idle_in_transaction: Duration::from_secs(4),
+        }
+    }
+}
+
+impl SessionLimits {
+    /// Session settings sent at connect time, with server-side TCP keepalives so that a
+    /// vanished client is noticed within half a minute even outside a transaction.
+    fn options(&self) -> [(&'static str, String); 6] {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        [
+            ("lock_timeout", ms(self.lock_timeout)),
+            ("statement_timeout", ms(self.statement_timeout)),
+            (
+                "idle_in_transaction_session_timeout",
+                ms(self.idle_in_transaction),
+            ),
+            ("tcp_keepalives_idle", "10".into()),
+            ("tcp_keepalives_interval", "5".into()),
+            ("tcp_keepalives_count", "3".into()),
+        ]
+    }
+}
+
 /// Opens a pool, failing within a few seconds when the server is not there.
 pub async fn connect(
     database: Database,
     url: &SecretUrl,
     max_connections: u32,
 ) -> Result<PgPool, DbError> {
+    connect_limited(database, url, max_connections, None).await
+}
+
+/// [`connect`], with every session's waits bounded by `limits`.
+pub async fn connect_limited(
+    database: Database,
+    url: &SecretUrl,
+    max_connections: u32,
+    limits: Option<SessionLimits>,
+) -> Result<PgPool, DbError> {
+    let failed = |source| DbError::Connect {
+        database,
+        url: url.redacted(),
+        source,
+    };
+    let mut options: PgConnectOptions = url.expose().parse().map_err(failed)?;
+    if let Some(limits) = limits {
+        options = options.options(limits.options());
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url.expose())
+        .connect_with(options)
         .await
-        .map_err(|source| DbError::Connect {
-            database,
-            url: url.redacted(),
-            source,
-        })
+        .map_err(failed)
 }
 
 /// Applies pending migrations; returns how many were applied (0: the schema was current).

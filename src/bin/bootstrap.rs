@@ -84,11 +84,18 @@ async fn worker() -> Result<Worker, lambda_runtime::Error> {
     let settings = WorkerEnv::parse_from(["bootstrap"])
         .worker
         .into_settings()?;
-    let pool = db::connect(Database::Write, &settings.write_database_url, 2).await?;
+    let size = u32::try_from(settings.groups.max_units + 2).unwrap_or(u32::MAX);
+    let limits = Some(settings.db_limits);
+    let pool =
+        db::connect_limited(Database::Write, &settings.write_database_url, size, limits).await?;
     let redis = fulfil::run::connect_redis(&settings.redis_url).await?;
     let locks = StockLock::new(redis.clone(), settings.lock.clone());
     let cache = StockCache::new(redis, &settings.redis_key_prefix);
-    Ok(Worker::new(pool, locks, cache, WorkerSettings::default()))
+    let worker_settings = WorkerSettings {
+        groups: settings.groups,
+        ..WorkerSettings::default()
+    };
+    Ok(Worker::new(pool, locks, cache, worker_settings))
 }
 
 fn worker_fifo() -> Result<bool, lambda_runtime::Error> {

@@ -84,7 +84,7 @@ impl HeldLocks {
         }
     }
 
-    /// The token to write with `fence < $token`; `None` for a product this batch did not lock.
+    /// The token to write with `fence <= $token`; `None` for a product this batch did not lock.
     pub fn fence(&self, product_id: &str) -> Option<i64> {
         let index = self.product_ids.iter().position(|id| id == product_id)?;
         self.fences.get(index).copied()

@@ -2,7 +2,7 @@
 //!
 //! A batch takes all its products' locks in one atomic script call: there is no lock order to
 //! get wrong and never a half-held set. Every acquisition also gets a fencing token, because
-//! a lease can expire behind a paused worker's back; PostgreSQL's `fence < $token` check, not
+//! a lease can expire behind a paused worker's back; PostgreSQL's `fence <= $token` check, not
 //! the lock, is what finally stops a stale worker from overselling.
 //! Touches only the Redis keys `{key_prefix}lock:{product}` and `{key_prefix}fence:{product}`.
 

@@ -15,7 +15,7 @@ use crate::ops::{self, Readiness};
 use crate::queue::consumer::{Consumer, ConsumerConfig};
 use crate::queue::{topology, AwsClients};
 use crate::stock_cache::StockCache;
-use crate::worker::{Worker, WorkerSettings};
+use crate::worker::{GroupLimits, Worker, WorkerSettings};
 
 #[derive(Debug, Clone)]
 pub struct WorkerRunSettings {
@@ -28,14 +28,17 @@ pub struct WorkerRunSettings {
     pub concurrency: usize,
     pub max_in_flight: usize,
     pub lock: LockConfig,
+    pub groups: GroupLimits,
+    pub db_limits: db::SessionLimits,
     pub ops_addr: SocketAddr,
 }
 
 pub async fn run(settings: WorkerRunSettings, shutdown: CancellationToken) -> Result<(), RunError> {
-    let pool = db::connect(
+    let pool = db::connect_limited(
         Database::Write,
         &settings.write_database_url,
-        settings.concurrency as u32 + 2,
+        pool_size(&settings),
+        Some(settings.db_limits),
     )
     .await?;
     let redis = connect_redis(&settings.redis_url).await?;
@@ -43,7 +46,11 @@ pub async fn run(settings: WorkerRunSettings, shutdown: CancellationToken) -> Re
     let queue_url = topology::queue_url(&aws, &settings.topology.commands_queue()).await?;
     let locks = StockLock::new(redis.clone(), settings.lock.clone());
     let cache = StockCache::new(redis, &settings.redis_key_prefix);
-    let worker = Arc::new(Worker::new(pool, locks, cache, WorkerSettings::default()));
+    let worker_settings = WorkerSettings {
+        groups: settings.groups,
+        ..WorkerSettings::default()
+    };
+    let worker = Arc::new(Worker::new(pool, locks, cache, worker_settings));
     let readiness = Readiness::default();
     let local_addr = ops::serve(
         settings.ops_addr,
@@ -61,6 +68,13 @@ pub async fn run(settings: WorkerRunSettings, shutdown: CancellationToken) -> Re
     consumer.run(worker, shutdown).await?;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// One connection per committing unit (taken before its locks, so no unit holds locks
+/// while it waits for the pool), one per poller for the checks made on receipt, and two for
+/// invalid commands and health probes.
+fn pool_size(settings: &WorkerRunSettings) -> u32 {
+    u32::try_from(settings.groups.max_units + settings.concurrency + 2).unwrap_or(u32::MAX)
 }
 
 fn consumer_config(settings: &WorkerRunSettings, queue_url: String) -> ConsumerConfig {

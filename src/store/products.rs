@@ -60,17 +60,21 @@ pub struct ProductWrite {
     pub product: Product,
     pub read_version: Option<i64>,
     pub fence: i64,
+    /// False for a product only read: the write then checks that the row is still at the
+    /// version read (and claims the fence) without changing it.
+    pub changed: bool,
 }
 
 impl ProductWrite {
     /// The version the row has after this write.
     pub fn new_version(&self) -> i64 {
-        self.read_version.unwrap_or(0) + 1
+        self.read_version.unwrap_or(0) + i64::from(self.changed)
     }
 }
 
-/// Writes every product or fails with `Stale` naming one that moved on. Updates go out in
-/// one statement (a batch over many products is one round trip); new products one by one.
+/// Writes (or, unchanged, checks) every product or fails with `Stale` naming one that moved
+/// on. Updates go out in one statement (a unit over many products is one round trip); new
+/// products one by one.
 pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(), StoreError> {
     let (updates, creates): (Vec<&ProductWrite>, Vec<&ProductWrite>) =
         writes.iter().partition(|w| w.read_version.is_some());
@@ -90,7 +94,8 @@ pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(
     Ok(())
 }
 
-/// The ids of the rows updated: those still at the version read and below the fence.
+/// The ids of the rows updated: those still at the version read and not fenced by a newer
+/// lock holder (`<=`: a lease kept across units writes with the same token again).
 async fn update(
     conn: &mut PgConnection,
     writes: &[&ProductWrite],
@@ -103,11 +108,12 @@ async fn update(
     let names: Vec<Option<&str>> = writes.iter().map(|w| w.product.name.as_deref()).collect();
     let updated: Vec<String> = sqlx::query_scalar(
         "UPDATE products p SET name = u.name, available = u.available, restocked = u.restocked,
-             confirmed = u.confirmed, cancelled = u.cancelled, version = p.version + 1,
+             confirmed = u.confirmed, cancelled = u.cancelled, version = p.version + u.bump,
              fence = u.fence, updated_at = now()
-         FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[])
-              AS u(id, name, available, restocked, confirmed, cancelled, fence, expected)
-         WHERE p.product_id = u.id AND p.version = u.expected AND p.fence < u.fence
+         FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
+                                   $9::int8[])
+              AS u(id, name, available, restocked, confirmed, cancelled, fence, expected, bump)
+         WHERE p.product_id = u.id AND p.version = u.expected AND p.fence <= u.fence
          RETURNING p.product_id",
     )
     .bind(ids)
@@ -118,6 +124,7 @@ async fn update(
     .bind(number(|w| w.product.cancelled))
     .bind(number(|w| w.fence))
     .bind(number(|w| w.read_version.unwrap_or(-1)))
+    .bind(number(|w| i64::from(w.changed)))
     .fetch_all(conn)
     .await?;
     Ok(updated)

@@ -6,15 +6,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use super::bugs;
 use super::plan::{self, Before, Decided, Plan};
+use super::unit::Lease;
 use super::{Fate, Valid, Worker, WorkerError};
 use crate::contract::Command;
 use crate::domain::{self, Outcome, Product, State};
 use crate::failpoint;
-use crate::lock::HeldLocks;
+use crate::lock::{HeldLocks, LockError};
 use crate::store::orders::{self, StoredOrder};
 use crate::store::{inbox, invalid, outbox, products, StoreError};
 
@@ -48,46 +49,125 @@ fn again(why: impl Into<String>) -> Retry {
 
 type Fates = Vec<(usize, Fate)>;
 
+impl Retry {
+    /// What a caller outside the attempt loop makes of it.
+    pub(super) fn into_error(self) -> WorkerError {
+        match self {
+            Retry::Again { why, .. } => WorkerError::Transient(why),
+            Retry::Stop(err) => err,
+        }
+    }
+}
+
 impl Worker {
-    pub(super) async fn attempt(
+    /// Commits a unit's commands together, attempting again in-process after a stale read,
+    /// a lost lock or a write conflict; one fate per command, in `valid` order (each
+    /// `Valid::index` is its position). Returns the lease the unit ended with, if any.
+    pub(super) async fn commit_unit(
         &self,
-        valid: &[Valid<'_>],
-        extra: &BTreeSet<String>,
+        valid: &[&Valid],
+        products: &BTreeSet<String>,
+        mut lease: Option<Lease>,
+    ) -> (Result<Vec<Fate>, WorkerError>, Option<Lease>) {
+        if let Err(e) = super::poisoned(valid) {
+            return (Err(e), lease);
+        }
+        let mut wanted = products.clone();
+        for attempt in 1..=self.settings.max_attempts {
+            match self.attempt(valid, &wanted, &mut lease, attempt == 1).await {
+                Ok(fates) => return (in_order(valid, fates), lease),
+                Err(Retry::Again { why, relock }) => {
+                    tracing::debug!(attempt, %why, "unit attempt will be retried");
+                    wanted.extend(relock);
+                    pause(attempt).await;
+                }
+                Err(Retry::Stop(err)) => {
+                    super::unit::release_later(lease.take());
+                    return (Err(err), None);
+                }
+            }
+        }
+        let why = format!("not applied after {} attempts", self.settings.max_attempts);
+        (Err(WorkerError::Transient(why)), lease)
+    }
+
+    /// One attempt: drop commands applied meanwhile (not on the first attempt: the receive
+    /// has just checked), take a connection, then the locks, then steps 4 to 7.
+    async fn attempt(
+        &self,
+        valid: &[&Valid],
+        products: &BTreeSet<String>,
+        lease: &mut Option<Lease>,
+        first: bool,
     ) -> Result<Fates, Retry> {
-        let (mut fates, fresh) = self.drop_known(valid).await?;
+        let (mut fates, fresh) = match first {
+            true => (Vec::new(), valid.to_vec()),
+            false => self.drop_known(valid).await?,
+        };
         if fresh.is_empty() {
             return Ok(fates);
         }
-        let product_ids = self.products_touched(&fresh, extra).await?;
-        let refs: Vec<&str> = product_ids.iter().map(String::as_str).collect();
-        let waiting = std::time::Instant::now();
-        let held = match refs.is_empty() {
-            true => None,
-            false => Some(self.locks.acquire(&refs).await?),
-        };
-        self.stats.lock_round();
-        metrics::histogram!("fulfil_lock_wait_seconds").record(waiting.elapsed().as_secs_f64());
+        // The connection first: a unit never holds locks while it waits for the pool.
+        let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
+        self.hold(products, lease).await?;
         let holding = std::time::Instant::now();
-        let mut held = held;
-        let result = self.under_lock(&fresh, &product_ids, &mut held).await;
+        let result = self.under_lock(&mut conn, &fresh, products, lease).await;
         metrics::histogram!("fulfil_lock_hold_seconds").record(holding.elapsed().as_secs_f64());
-        if let Some(held) = held {
-            if let Err(e) = unlock(held).await {
-                tracing::warn!(error = %e, "lock release failed; the lease will expire");
-            }
-        }
         fates.extend(result?);
         Ok(fates)
     }
 
-    /// Step 2: commands already in the inbox need no lock and no transaction. Only saves
-    /// work: the inbox check inside the transaction is the guard.
-    async fn drop_known<'v, 'a>(
+    /// Makes `lease` cover `products`: kept as it is when it does, otherwise given back and
+    /// replaced by one all-or-nothing acquisition (never holding some while waiting for others).
+    async fn hold(
         &self,
-        valid: &'v [Valid<'a>],
-    ) -> Result<(Fates, Vec<&'v Valid<'a>>), Retry> {
+        products: &BTreeSet<String>,
+        lease: &mut Option<Lease>,
+    ) -> Result<(), Retry> {
+        if lease.as_ref().is_some_and(|l| l.covers(products)) {
+            return Ok(());
+        }
+        super::unit::release_later(lease.take());
+        if products.is_empty() {
+            return Ok(());
+        }
+        let waiting = std::time::Instant::now();
+        let locks = self.acquire_patiently(products).await?;
+        metrics::histogram!("fulfil_lock_wait_seconds").record(waiting.elapsed().as_secs_f64());
+        self.stats.lock_round();
+        *lease = Some(Lease {
+            locks,
+            streak: 0,
+            stock: BTreeMap::new(),
+        });
+        Ok(())
+    }
+
+    /// Waits for the locks as long as it takes: contention is never a reason to give a
+    /// message back (each lock is bounded by its holder's lease, and the consumer's heartbeat
+    /// keeps the message meanwhile). Redis failing is an outage, not contention.
+    async fn acquire_patiently(&self, products: &BTreeSet<String>) -> Result<HeldLocks, Retry> {
+        let refs: Vec<&str> = products.iter().map(String::as_str).collect();
+        loop {
+            match self.locks.acquire(&refs).await {
+                Ok(locks) => return Ok(locks),
+                Err(LockError::Timeout { product_id, waited }) => {
+                    metrics::counter!("fulfil_lock_wait_rounds_total").increment(1);
+                    tracing::info!(%product_id, ?waited, "product still locked elsewhere; waiting on");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Step 2 (again): commands already in the inbox need no lock and no transaction. Only
+    /// saves work: the inbox check inside the transaction is the guard.
+    pub(super) async fn drop_known<'v>(
+        &self,
+        valid: &[&'v Valid],
+    ) -> Result<(Fates, Vec<&'v Valid>), Retry> {
         if bugs::skip_inbox_check() {
-            return Ok((Vec::new(), valid.iter().collect()));
+            return Ok((Vec::new(), valid.to_vec()));
         }
         let ids: Vec<String> = valid
             .iter()
@@ -95,17 +175,17 @@ impl Worker {
             .collect();
         let known = inbox::fingerprints(&self.pool, &ids).await?;
         let (mut fates, mut fresh) = (Vec::new(), Vec::new());
-        for v in valid {
+        for &v in valid {
             match known.get(&v.envelope.command_id) {
                 None => fresh.push(v),
                 Some(fp) if *fp == v.fingerprint => fates.push((v.index, Fate::Duplicate)),
                 Some(_) => {
                     invalid::keep_conflict(
                         &self.pool,
-                        v.message_id,
+                        &v.message_id,
                         &v.envelope.command_id,
                         &v.fingerprint,
-                        v.body,
+                        &v.body,
                     )
                     .await?;
                     fates.push((v.index, Fate::Conflict));
@@ -115,46 +195,47 @@ impl Worker {
         Ok((fates, fresh))
     }
 
-    /// Every product the batch may change: order lines, restocks, and the lines of orders
-    /// being cancelled.
-    async fn products_touched(
+    /// The products each command may change: order lines, restocks, and the lines of
+    /// orders being cancelled (one query for all the cancels).
+    pub(super) async fn products_of_each(
         &self,
-        fresh: &[&Valid<'_>],
-        extra: &BTreeSet<String>,
-    ) -> Result<BTreeSet<String>, Retry> {
-        let mut ids: BTreeSet<String> = extra.clone();
-        let mut cancels = Vec::new();
-        for v in fresh {
-            ids.extend(
-                v.envelope
+        valid: &[Valid],
+    ) -> Result<Vec<BTreeSet<String>>, WorkerError> {
+        let cancels: Vec<String> = valid.iter().filter_map(cancelled_order).collect();
+        let stored = match cancels.is_empty() {
+            true => BTreeMap::new(),
+            false => orders::load(&self.pool, &cancels).await?,
+        };
+        Ok(valid
+            .iter()
+            .map(|v| {
+                let mut ids: BTreeSet<String> = v
+                    .envelope
                     .command
                     .product_ids()
                     .into_iter()
-                    .map(str::to_owned),
-            );
-            if let Command::CancelOrder(c) = &v.envelope.command {
-                cancels.push(c.order_id.clone());
-            }
-        }
-        if !cancels.is_empty() {
-            for stored in orders::load(&self.pool, &cancels).await?.values() {
-                ids.extend(stored.order.lines.iter().map(|l| l.product_id.clone()));
-            }
-        }
-        Ok(ids)
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(s) = cancelled_order(v).and_then(|o| stored.get(&o)) {
+                    ids.extend(s.order.lines.iter().map(|l| l.product_id.clone()));
+                }
+                ids
+            })
+            .collect())
     }
 
-    /// Steps 4 to 6, holding the locks (`held` is only taken by a deliberately broken build).
+    /// Steps 4 to 7, holding the locks (`lease` is only taken by a deliberately broken build).
     async fn under_lock(
         &self,
-        fresh: &[&Valid<'_>],
+        conn: &mut PgConnection,
+        fresh: &[&Valid],
         product_ids: &BTreeSet<String>,
-        held: &mut Option<HeldLocks>,
+        lease: &mut Option<Lease>,
     ) -> Result<Fates, Retry> {
         failpoint::step("worker::after_lock")?;
         let ids: Vec<String> = product_ids.iter().cloned().collect();
-        let stock = self.read_stock(&ids).await?;
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let stock = self.read_stock(&ids, lease.as_ref()).await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from)?;
         let (stored_orders, pending) = self.load_orders(&mut tx, fresh, product_ids).await?;
         let mut state = State {
             products: stock
@@ -169,9 +250,9 @@ impl Worker {
             inbox: BTreeMap::new(),
         };
         let decided = decide_all(&mut state, fresh)?;
-        let fences: BTreeMap<String, i64> = held.as_ref().map_or_else(BTreeMap::new, |h| {
+        let fences: BTreeMap<String, i64> = lease.as_ref().map_or_else(BTreeMap::new, |l| {
             ids.iter()
-                .filter_map(|id| Some((id.clone(), h.fence(id)?)))
+                .filter_map(|id| Some((id.clone(), l.locks.fence(id)?)))
                 .collect()
         });
         let before = Before {
@@ -182,17 +263,18 @@ impl Worker {
         let plan = plan::build(&before, &decided, &state, &fences, Utc::now());
         if let Err(err) = write(&mut tx, &plan, fresh, &decided).await {
             drop(tx);
-            return Err(self.after_failed_write(err, held.as_ref()).await);
+            return Err(self.after_failed_write(err, lease).await);
         }
-        if held.as_ref().is_some_and(HeldLocks::is_lost) {
+        if lease.as_ref().is_some_and(|l| l.locks.is_lost()) {
             return Err(again("lock lost before commit"));
         }
-        bugs::release_lock_before_commit(held).await;
+        bugs::release_lock_before_commit(lease).await;
         failpoint::step("worker::before_commit")?;
         tx.commit().await.map_err(StoreError::from)?;
         self.stats.committed(fresh.len());
         failpoint::step("worker::after_commit_before_cache")?;
         self.cache_after_commit(&plan).await;
+        remember_committed(lease, stock, &plan);
         Ok(fresh
             .iter()
             .zip(&decided)
@@ -201,7 +283,15 @@ impl Worker {
     }
 
     /// Stock from the cache; misses hydrate from the database (committed state: safe to cache).
-    async fn read_stock(&self, ids: &[String]) -> Result<BTreeMap<String, (Product, i64)>, Retry> {
+    /// A kept lease's own committed stock needs no cache read: nobody else wrote it since.
+    async fn read_stock(
+        &self,
+        ids: &[String],
+        lease: Option<&Lease>,
+    ) -> Result<BTreeMap<String, (Product, i64)>, Retry> {
+        if let Some(known) = lease.and_then(|l| known_stock(&l.stock, ids)) {
+            return Ok(known);
+        }
         let mut stock = self.cache.get_many(ids).await?;
         let misses: Vec<String> = ids
             .iter()
@@ -229,8 +319,8 @@ impl Worker {
     /// orders and pending cancels the domain needs.
     async fn load_orders(
         &self,
-        tx: &mut Transaction<'static, Postgres>,
-        fresh: &[&Valid<'_>],
+        tx: &mut Transaction<'_, Postgres>,
+        fresh: &[&Valid],
         locked: &BTreeSet<String>,
     ) -> Result<
         (
@@ -270,7 +360,10 @@ impl Worker {
 
     /// A stale product: drop its cache entry, and if the database holds a newer fence than
     /// ours (Redis lost its counters), lift the counter above it before the next attempt.
-    async fn after_failed_write(&self, err: StoreError, held: Option<&HeldLocks>) -> Retry {
+    async fn after_failed_write(&self, err: StoreError, lease: &mut Option<Lease>) -> Retry {
+        if let Some(lease) = lease.as_mut() {
+            lease.stock.clear();
+        }
         let StoreError::Stale { product_id } = &err else {
             return err.into();
         };
@@ -282,12 +375,17 @@ impl Worker {
             Ok(rows) => rows.get(product_id).map_or(0, |s| s.fence),
             Err(e) => return e.into(),
         };
-        let ours = held.and_then(|h| h.fence(product_id)).unwrap_or(0);
-        if db_fence >= ours {
+        let ours = lease
+            .as_ref()
+            .and_then(|l| l.locks.fence(product_id))
+            .unwrap_or(0);
+        if db_fence > ours {
             tracing::warn!(%product_id, db_fence, ours, "fence behind the database (Redis lost its counters?): reseeding");
             if let Err(e) = self.locks.reseed_fence(product_id, db_fence).await {
                 return e.into();
             }
+            // Our token is spent: the next attempt must acquire a new one above the reseed.
+            super::unit::release_later(lease.take());
         }
         again(err.to_string())
     }
@@ -298,20 +396,13 @@ impl Worker {
         let entries: Vec<(String, Product, i64)> = plan
             .products
             .iter()
+            .filter(|w| w.changed)
             .map(|w| (w.product_id.clone(), w.product.clone(), w.new_version()))
             .collect();
         if let Err(e) = self.cache.put_many(&entries).await {
             tracing::warn!(error = %e, "stock cache not updated after commit; it will be re-read");
         }
     }
-}
-
-/// Step 6's release, after the `worker::before_unlock` failpoint (whose error leaves the
-/// locks to expire by their lease, as a failed release does).
-async fn unlock(held: HeldLocks) -> Result<(), String> {
-    failpoint::step("worker::before_unlock").map_err(|e| e.to_string())?;
-    held.release().await.map_err(|e| e.to_string())?;
-    Ok(())
 }
 
 fn order_id(command: &Command) -> Option<String> {
@@ -323,7 +414,7 @@ fn order_id(command: &Command) -> Option<String> {
 }
 
 /// Step 4: the pure core decides each command in arrival order.
-fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid<'v>]) -> Result<Vec<Decided<'v>>, Retry> {
+fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid]) -> Result<Vec<Decided<'v>>, Retry> {
     let mut decided = Vec::with_capacity(fresh.len());
     for v in fresh {
         let before = state.products.clone();
@@ -338,7 +429,7 @@ fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid<'v>]) -> Result<Vec<Deci
         decided.push(Decided {
             envelope: &v.envelope,
             fingerprint: v.fingerprint.clone(),
-            message_id: v.message_id,
+            message_id: &v.message_id,
             outcome,
             changed_products,
         });
@@ -350,7 +441,7 @@ fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid<'v>]) -> Result<Vec<Deci
 async fn write(
     tx: &mut PgConnection,
     plan: &Plan,
-    fresh: &[&Valid<'_>],
+    fresh: &[&Valid],
     decided: &[Decided<'_>],
 ) -> Result<(), StoreError> {
     bugs::insert_inbox(tx, &plan.inbox).await?;
@@ -370,10 +461,10 @@ async fn write(
     {
         invalid::keep_conflict(
             &mut *tx,
-            v.message_id,
+            &v.message_id,
             &v.envelope.command_id,
             &d.fingerprint,
-            v.body,
+            &v.body,
         )
         .await?;
     }
@@ -388,5 +479,63 @@ fn fate_of(outcome: &Outcome) -> Fate {
             outcome: other.code().to_owned(),
             reason: other.reason().map(str::to_owned),
         },
+    }
+}
+
+fn cancelled_order(v: &Valid) -> Option<String> {
+    match &v.envelope.command {
+        Command::CancelOrder(c) => Some(c.order_id.clone()),
+        _ => None,
+    }
+}
+
+/// Fates by position: `fates` holds one per command, keyed by `Valid::index`. A command
+/// without one is a bug, and guessing a fate could delete a message never applied.
+fn in_order(valid: &[&Valid], fates: Fates) -> Result<Vec<Fate>, WorkerError> {
+    let mut slots: Vec<Option<Fate>> = vec![None; valid.len()];
+    for (index, fate) in fates {
+        if let Some(slot) = slots.get_mut(index) {
+            *slot = Some(fate);
+        }
+    }
+    let missing =
+        |i: usize| WorkerError::Failed(format!("no fate for message {}", valid[i].message_id));
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| f.ok_or_else(|| missing(i)))
+        .collect()
+}
+
+/// A short jittered pause between attempts, longer each time.
+async fn pause(attempt: u32) {
+    let ms = rand::random_range(1..=5 * u64::from(attempt));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
+/// Every id's stock, if the lease knows them all.
+fn known_stock(
+    stock: &BTreeMap<String, (Product, i64)>,
+    ids: &[String],
+) -> Option<BTreeMap<String, (Product, i64)>> {
+    ids.iter()
+        .map(|id| Some((id.clone(), stock.get(id)?.clone())))
+        .collect()
+}
+
+/// After the commit the lease knows each product's stock as committed.
+fn remember_committed(
+    lease: &mut Option<Lease>,
+    read: BTreeMap<String, (Product, i64)>,
+    plan: &Plan,
+) {
+    let Some(lease) = lease.as_mut() else {
+        return;
+    };
+    lease.stock = read;
+    for w in &plan.products {
+        lease
+            .stock
+            .insert(w.product_id.clone(), (w.product.clone(), w.new_version()));
     }
 }

@@ -10,8 +10,8 @@
 
 use sqlx::PgConnection;
 
+use super::unit::Lease;
 use crate::failpoint;
-use crate::lock::HeldLocks;
 use crate::store::inbox::{self, InboxRow};
 use crate::store::StoreError;
 
@@ -20,12 +20,12 @@ pub(super) fn skip_inbox_check() -> bool {
 }
 
 /// Releases the batch's locks now, while its transaction is still open (when switched on).
-pub(super) async fn release_lock_before_commit(held: &mut Option<HeldLocks>) {
+pub(super) async fn release_lock_before_commit(lease: &mut Option<Lease>) {
     if !failpoint::bug("worker::bug_release_lock_before_commit") {
         return;
     }
-    if let Some(locks) = held.take() {
-        if let Err(e) = locks.release().await {
+    if let Some(lease) = lease.take() {
+        if let Err(e) = lease.locks.release().await {
             tracing::warn!(error = %e, "bug switch: early release failed");
         }
     }

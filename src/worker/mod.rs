@@ -7,14 +7,16 @@
 
 mod attempt;
 mod bugs;
+mod group;
 mod handler;
 pub mod plan;
 mod stats;
+mod unit;
 
+pub use group::GroupLimits;
 pub use stats::{GroupFigures, GroupStats};
 
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::Arc;
 
 use sqlx::PgPool;
 
@@ -46,7 +48,7 @@ pub enum Fate {
     Invalid { error: String },
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WorkerError {
     /// A dependency is down: hold the batch and stop receiving until it is back.
     #[error("{dependency} unavailable: {detail}")]
@@ -111,11 +113,16 @@ impl From<CacheError> for WorkerError {
 pub struct WorkerSettings {
     /// In-process attempts after a stale read, a lost lock or a write conflict.
     pub max_attempts: u32,
+    /// How commands are grouped into commits.
+    pub groups: GroupLimits,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { max_attempts: 8 }
+        Self {
+            max_attempts: 8,
+            groups: GroupLimits::default(),
+        }
     }
 }
 
@@ -126,12 +133,13 @@ pub struct Worker {
     locks: StockLock,
     cache: StockCache,
     settings: WorkerSettings,
-    stats: std::sync::Arc<GroupStats>,
+    stats: Arc<GroupStats>,
+    groups: Arc<unit::Dispatcher>,
 }
 
 /// Failpoint `worker::poison` (failpoints builds only): a batch holding the command id given
 /// as its argument fails every time, as a valid command that always breaks something would.
-fn poisoned(valid: &[Valid<'_>]) -> Result<(), WorkerError> {
+fn poisoned(valid: &[&Valid]) -> Result<(), WorkerError> {
     match crate::failpoint::value("worker::poison") {
         Some(id) if valid.iter().any(|v| v.envelope.command_id == id) => Err(WorkerError::Failed(
             format!("failpoint worker::poison on {id}"),
@@ -140,13 +148,15 @@ fn poisoned(valid: &[Valid<'_>]) -> Result<(), WorkerError> {
     }
 }
 
-/// A valid command of the batch with where it came from.
-pub(crate) struct Valid<'a> {
+/// A valid command with where it came from. `index` is its position in the receive, and
+/// in its unit once it joins one.
+#[derive(Clone)]
+pub(crate) struct Valid {
     pub index: usize,
     pub envelope: Envelope,
     pub fingerprint: String,
-    pub message_id: &'a str,
-    pub body: &'a str,
+    pub message_id: String,
+    pub body: String,
 }
 
 impl Worker {
@@ -160,8 +170,9 @@ impl Worker {
             pool,
             locks,
             cache,
+            groups: Arc::new(unit::Dispatcher::new(settings.groups)),
             settings,
-            stats: std::sync::Arc::default(),
+            stats: Arc::default(),
         }
     }
 
@@ -186,13 +197,13 @@ impl Worker {
                     index,
                     fingerprint: envelope.fingerprint(),
                     envelope,
-                    message_id: &message.message_id,
-                    body: &message.body,
+                    message_id: message.message_id.clone(),
+                    body: message.body.clone(),
                 }),
                 Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
             }
         }
-        for (index, fate) in self.apply(&valid).await? {
+        for (index, fate) in self.apply(valid).await? {
             fates[index] = Some(fate);
         }
         // Every message gets a fate; a gap would be a bug, and guessing one could delete a
@@ -225,33 +236,55 @@ impl Worker {
         Ok(Fate::Invalid { error })
     }
 
-    /// Attempts the valid commands until they are applied, with a short jittered pause
-    /// between attempts; a product found missing from the lock set is added to the next.
-    async fn apply(&self, valid: &[Valid<'_>]) -> Result<Vec<(usize, Fate)>, WorkerError> {
-        poisoned(valid)?;
-        let mut extra_products = BTreeSet::new();
-        for attempt in 1..=self.settings.max_attempts {
-            match self.attempt(valid, &extra_products).await {
-                Ok(fates) => return Ok(fates),
-                Err(attempt::Retry::Again { why, relock }) => {
-                    tracing::debug!(attempt, %why, "batch attempt will be retried");
-                    extra_products.extend(relock);
-                    let pause =
-                        Duration::from_millis(rand::random_range(1..=5 * u64::from(attempt)));
-                    tokio::time::sleep(pause).await;
-                }
-                Err(attempt::Retry::Stop(err)) => return Err(err),
+    /// Drops known commands, then hands each fresh one to the group of its products and
+    /// waits for every answer. Any error fails the receive as a whole (the worst one wins:
+    /// an outage, then a failure, then a retry); what was applied meanwhile is a duplicate
+    /// when it comes again.
+    async fn apply(&self, valid: Vec<Valid>) -> Result<Vec<(usize, Fate)>, WorkerError> {
+        let refs: Vec<&Valid> = valid.iter().collect();
+        let (mut fates, fresh) = self
+            .drop_known(&refs)
+            .await
+            .map_err(attempt::Retry::into_error)?;
+        let fresh: std::collections::HashSet<usize> = fresh.iter().map(|v| v.index).collect();
+        let fresh: Vec<Valid> = valid
+            .into_iter()
+            .filter(|v| fresh.contains(&v.index))
+            .collect();
+        let products = self.products_of_each(&fresh).await?;
+        let answers = self.submit(fresh.into_iter().zip(products).collect());
+        let mut worst: Option<WorkerError> = None;
+        for (index, answer) in answers {
+            let gone = || {
+                Err(WorkerError::Failed(
+                    "its unit ended without an answer".into(),
+                ))
+            };
+            match answer.await.unwrap_or_else(|_| gone()) {
+                Ok(fate) => fates.push((index, fate)),
+                Err(e) => worst = Some(worse(worst, e)),
             }
         }
-        Err(WorkerError::Transient(format!(
-            "not applied after {} attempts",
-            self.settings.max_attempts
-        )))
+        worst.map_or(Ok(fates), Err)
     }
 
     /// Whether the write database and Redis answer: the consumer's probe during an outage.
     pub async fn healthy(&self) -> bool {
         let db = sqlx::query("SELECT 1").execute(&self.pool).await.is_ok();
         db && self.cache.ping().await
+    }
+}
+
+/// The error that decides a receive's fate: an outage holds it, a failure isolates its
+/// messages, a transient error only leaves it for redelivery.
+fn worse(current: Option<WorkerError>, new: WorkerError) -> WorkerError {
+    let rank = |e: &WorkerError| match e {
+        WorkerError::Outage { .. } => 2,
+        WorkerError::Failed(_) => 1,
+        WorkerError::Transient(_) => 0,
+    };
+    match current {
+        Some(c) if rank(&c) >= rank(&new) => c,
+        _ => new,
     }
 }

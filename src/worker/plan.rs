@@ -192,7 +192,9 @@ fn pending_changes(plan: &mut Plan, before: &Before, after: &State) {
     }
 }
 
-/// One write and one `StockChanged` per product the batch changed: coalesced.
+/// One write and one `StockChanged` per product the unit changed (coalesced: its final
+/// snapshot), and a check of every other product whose stock was read: a rejection decided
+/// on a stale read must fail as surely as a confirmation does.
 fn product_changes(
     plan: &mut Plan,
     before: &Before,
@@ -207,29 +209,35 @@ fn product_changes(
             last_change.insert(product_id, &d.envelope.command_id);
         }
     }
-    for (product_id, command_id) in last_change {
-        let Some(product) = after.products.get(product_id) else {
-            continue;
-        };
+    for (product_id, product) in &after.products {
         let read_version = before.products.get(product_id).map(|(_, v)| *v);
-        let fence = fences.get(product_id).copied().unwrap_or(0);
+        let changed = last_change.get(product_id.as_str());
+        if changed.is_none() && read_version.is_none() {
+            continue;
+        }
         let write = ProductWrite {
-            product_id: product_id.to_owned(),
+            product_id: product_id.clone(),
             product: product.clone(),
             read_version,
-            fence,
+            fence: fences.get(product_id).copied().unwrap_or(0),
+            changed: changed.is_some(),
         };
-        let data = EventData::StockChanged(stock_snapshot(product_id, product));
-        plan.events.push(ChangeEvent::new(
-            AggregateType::Product,
-            product_id,
-            write.new_version(),
-            command_id,
-            now,
-            data,
-        ));
+        if let Some(command_id) = changed {
+            plan.events.push(stock_event(&write, command_id, now));
+        }
         plan.products.push(write);
     }
+}
+
+fn stock_event(write: &ProductWrite, command_id: &str, now: DateTime<Utc>) -> ChangeEvent {
+    ChangeEvent::new(
+        AggregateType::Product,
+        &write.product_id,
+        write.new_version(),
+        command_id,
+        now,
+        EventData::StockChanged(stock_snapshot(&write.product_id, &write.product)),
+    )
 }
 
 fn stock_snapshot(product_id: &str, p: &Product) -> StockSnapshot {
@@ -382,6 +390,43 @@ mod tests {
         );
         assert_eq!(plan.orders[0].order.status, OrderStatus::Cancelled);
         assert_eq!(plan.products[0].product.available, 5);
+    }
+
+    #[test]
+    fn a_unit_of_rejections_writes_no_stock_but_checks_every_product_it_read() {
+        let stock = Product {
+            name: None,
+            available: 1,
+            restocked: 1,
+            confirmed: 0,
+            cancelled: 0,
+        };
+        let products = BTreeMap::from([("p".to_owned(), (stock.clone(), 7))]);
+        let mut state = State {
+            products: BTreeMap::from([("p".to_owned(), stock)]),
+            ..State::default()
+        };
+        let place = env(
+            r#"{"version":1,"command_id":"c1","type":"PlaceOrder","order_id":"o","user_id":"u","lines":[{"product_id":"p","quantity":2}]}"#,
+        );
+        let decided = run(&mut state, std::slice::from_ref(&place));
+        let (orders, pending) = (BTreeMap::new(), BTreeMap::new());
+        let before = Before {
+            products: &products,
+            orders: &orders,
+            pending: &pending,
+        };
+        let plan = build(&before, &decided, &state, &BTreeMap::new(), Utc::now());
+        assert_eq!(plan.products.len(), 1);
+        let check = &plan.products[0];
+        assert_eq!(
+            (check.changed, check.read_version, check.new_version()),
+            (false, Some(7), 7)
+        );
+        assert!(plan
+            .events
+            .iter()
+            .all(|e| e.aggregate_type != AggregateType::Product));
     }
 
     #[test]

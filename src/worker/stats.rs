@@ -54,7 +54,9 @@ impl GroupStats {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GroupFigures> {
-        self.figures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.figures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

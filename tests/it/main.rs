@@ -7,6 +7,7 @@ mod consumer;
 mod fault_proxy;
 mod flash_sale;
 mod foundation;
+mod group_commit;
 mod harness;
 mod lambda;
 mod lock;

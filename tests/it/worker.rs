@@ -354,10 +354,13 @@ async fn a_stale_lock_holders_write_is_refused_by_the_fence_even_at_the_right_ve
         product: sold_out.clone(),
         read_version: Some(version),
         fence,
+        changed: true,
     };
 
+    // An older token than the row's: its lease ran out and a newer holder wrote since. (The
+    // row's own token may write again: that is a lease kept across units.)
     let mut tx = w.pool.begin().await.unwrap();
-    let refused = products::write(&mut tx, &[write(fence)]).await;
+    let refused = products::write(&mut tx, &[write(fence - 1)]).await;
     drop(tx);
 
     assert!(

@@ -1,0 +1,191 @@
+//! Running the units that `group.rs` forms: each command is submitted with its products and
+//! answered through a oneshot when its unit commits. A unit runs in a task of its own, so
+//! unrelated products commit side by side; when it ends, its products are free again and
+//! the next unit is formed at once. A unit whose products all still have work waiting keeps
+//! its lease (locks, fences and the stock it committed) into the next unit, up to
+//! [`GroupLimits::max_lease_streak`] units, instead of releasing and acquiring again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use super::group::{GroupLimits, Queue, Unit};
+use super::{Fate, Valid, Worker, WorkerError};
+use crate::domain::Product;
+use crate::lock::HeldLocks;
+
+/// A command's answer: its fate, or why it was not applied.
+pub(super) type Answer = Result<Fate, WorkerError>;
+
+/// A submitted command and where its answer goes.
+pub(super) struct Pending {
+    pub valid: Valid,
+    pub reply: oneshot::Sender<Answer>,
+}
+
+/// Locks held across units, with the stock as this process last committed it under them
+/// (authoritative while the lease is held: nobody else may write these products).
+pub(super) struct Lease {
+    pub locks: HeldLocks,
+    pub streak: u32,
+    pub stock: BTreeMap<String, (Product, i64)>,
+}
+
+impl Lease {
+    pub fn products(&self) -> BTreeSet<String> {
+        self.locks.product_ids().map(str::to_owned).collect()
+    }
+
+    /// Usable for a unit over `products`: still ours, and it covers them all.
+    pub fn covers(&self, products: &BTreeSet<String>) -> bool {
+        !self.locks.is_lost() && products.iter().all(|p| self.locks.fence(p).is_some())
+    }
+}
+
+/// The process's waiting commands; one per worker, shared by its clones.
+pub(super) struct Dispatcher {
+    queue: Mutex<Queue<Pending>>,
+    limits: GroupLimits,
+}
+
+impl Dispatcher {
+    pub fn new(limits: GroupLimits) -> Self {
+        Self {
+            queue: Mutex::new(Queue::default()),
+            limits,
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue<Pending>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Worker {
+    /// Queues a receive's commands, each behind the products it touches (together, so
+    /// that they can share a unit); each answer comes when its unit ends.
+    pub(super) fn submit(
+        &self,
+        commands: Vec<(Valid, BTreeSet<String>)>,
+    ) -> Vec<(usize, oneshot::Receiver<Answer>)> {
+        let mut queue = self.groups.queue();
+        let answers = commands
+            .into_iter()
+            .map(|(valid, products)| {
+                let (reply, answer) = oneshot::channel();
+                let index = valid.index;
+                queue.push(products, Pending { valid, reply });
+                (index, answer)
+            })
+            .collect();
+        drop(queue);
+        self.dispatch(None);
+        answers
+    }
+
+    /// Starts units while there is room: first one within `kept`'s products (which reuses
+    /// it), then any others. A kept lease no unit could use is released.
+    fn dispatch(&self, mut kept: Option<Lease>) {
+        let limits = self.groups.limits;
+        let mut queue = self.groups.queue();
+        while queue.has_room(&limits) {
+            let within = kept.as_ref().map(Lease::products);
+            let unit = queue.take_unit(limits.max_commands, within.as_ref());
+            if unit.items.is_empty() && within.is_some() {
+                release_later(kept.take());
+                continue;
+            }
+            if unit.items.is_empty() {
+                break;
+            }
+            let lease = kept.take().map(|l| Lease {
+                streak: l.streak + 1,
+                ..l
+            });
+            tokio::spawn(self.clone().run_unit(unit, lease));
+        }
+        drop(queue);
+        release_later(kept);
+    }
+
+    /// Commits the unit, answers each command, frees the products and forms the next unit.
+    async fn run_unit(self, unit: Unit<Pending>, lease: Option<Lease>) {
+        let Unit { products, items } = unit;
+        let (mut valid, replies): (Vec<Valid>, Vec<_>) =
+            items.into_iter().map(|p| (p.valid, p.reply)).unzip();
+        for (position, v) in valid.iter_mut().enumerate() {
+            v.index = position;
+        }
+        let (answers, lease) = self.commit_or_isolate(&valid, &products, lease).await;
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _receiver_gone = reply.send(answer);
+        }
+        let max_streak = self.groups.limits.max_lease_streak;
+        let mut queue = self.groups.queue();
+        queue.finish(&products);
+        let (keep, give_back) = match lease {
+            Some(l) if l.streak < max_streak && queue.wanted(&l.products()) => (Some(l), None),
+            other => (None, other),
+        };
+        drop(queue);
+        release_later(give_back);
+        self.dispatch(keep);
+    }
+
+    /// The unit as one commit; if it fails for an unexpected reason, each command alone, so
+    /// that one poisoned command fails only itself.
+    async fn commit_or_isolate(
+        &self,
+        valid: &[Valid],
+        products: &BTreeSet<String>,
+        lease: Option<Lease>,
+    ) -> (Vec<Answer>, Option<Lease>) {
+        let refs: Vec<&Valid> = valid.iter().collect();
+        match self.commit_unit(&refs, products, lease).await {
+            (Ok(fates), lease) => (fates.into_iter().map(Ok).collect(), lease),
+            (Err(WorkerError::Failed(why)), lease) if valid.len() > 1 => {
+                release_later(lease);
+                tracing::warn!(%why, commands = valid.len(), "unit failed; committing its commands one by one");
+                (self.one_by_one(valid, products).await, None)
+            }
+            (Err(e), lease) => (vec![Err(e); valid.len()], lease),
+        }
+    }
+
+    /// Each command as a unit of its own, under locks on the whole unit's products (still
+    /// busy here, so nothing else of this process waits on them meanwhile).
+    async fn one_by_one(&self, valid: &[Valid], products: &BTreeSet<String>) -> Vec<Answer> {
+        let mut answers = Vec::with_capacity(valid.len());
+        for v in valid {
+            let alone = Valid {
+                index: 0,
+                ..v.clone()
+            };
+            let (answer, lease) = self.commit_unit(&[&alone], products, None).await;
+            release_later(lease);
+            answers.push(answer.map(|mut fates| fates.remove(0)));
+        }
+        answers
+    }
+}
+
+/// Gives a lease back in the background: nobody waits for a release. After the
+/// `worker::before_unlock` failpoint, whose error leaves the locks to expire by their lease,
+/// as a failed release does.
+pub(super) fn release_later(lease: Option<Lease>) {
+    let Some(lease) = lease else {
+        return;
+    };
+    tokio::spawn(async move {
+        if let Err(e) = crate::failpoint::step("worker::before_unlock") {
+            tracing::warn!(error = %e, "locks left to expire by their lease");
+            return;
+        }
+        if let Err(e) = lease.locks.release().await {
+            tracing::warn!(error = %e, "lock release failed; the lease will expire");
+        }
+    });
+}
