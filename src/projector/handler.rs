@@ -1,8 +1,9 @@
 //! The projector as the SQS consumer's batch handler. Each body is a change event (raw
-//! delivery); the batch's events go to the read database in one transaction. Applied and
-//! already-applied events are deleted; a gap waits for redelivery (its predecessor may come
-//! yet); an unreadable body is retried into the projector DLQ; a read-database outage holds
-//! the batch. An unexpected failure is narrowed down by applying the events one by one.
+//! delivery); the batch's events go to the read database in one transaction. Every event
+//! that reaches the read database is deleted, applied or already applied (the view holds
+//! it or a newer version), whatever order it came in; an unreadable body is retried into
+//! the projector DLQ; a read-database outage holds the batch. An unexpected failure is
+//! narrowed down by applying the events one by one.
 
 use chrono::Utc;
 
@@ -82,7 +83,7 @@ fn parse(message: &Message) -> Option<ChangeEvent> {
     }
 }
 
-/// Counts the verdict (and the lag of an applied event) and turns it into a disposition.
+/// Counts the verdict (and the lag of an applied event); either way the event is done with.
 fn record(event: &ChangeEvent, verdict: Applied) -> Disposition {
     let result = match verdict {
         Applied::Applied => {
@@ -90,16 +91,8 @@ fn record(event: &ChangeEvent, verdict: Applied) -> Disposition {
             metrics::histogram!("fulfil_projection_lag_seconds").record(lag);
             "applied"
         }
-        Applied::AlreadyApplied => "duplicate",
-        Applied::Gap { expected, got } => {
-            tracing::debug!(aggregate_id = %event.aggregate_id, expected, got,
-                "gap: left for redelivery until its predecessor is applied");
-            "gap"
-        }
+        Applied::AlreadyApplied => "already_applied",
     };
     metrics::counter!("fulfil_projector_events_total", "result" => result).increment(1);
-    match verdict {
-        Applied::Gap { .. } => Disposition::Retry,
-        _ => Disposition::Delete,
-    }
+    Disposition::Delete
 }

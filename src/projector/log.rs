@@ -32,7 +32,7 @@ pub async fn read(write: &PgPool) -> Result<EventLog, sqlx::Error> {
     let mut unreadable = Vec::new();
     while let Some((outbox_id, payload)) = rows.try_next().await? {
         match serde_json::from_value::<ChangeEvent>(payload) {
-            Ok(event) => fold.push(event),
+            Ok(event) => fold.push(&event),
             Err(e) => unreadable.push(Unreadable {
                 outbox_id,
                 error: e.to_string(),
@@ -45,7 +45,7 @@ pub async fn read(write: &PgPool) -> Result<EventLog, sqlx::Error> {
     })
 }
 
-/// Applies to `model` the logged events of `aggregates` it does not have yet; returns how
+/// Applies to `model` the logged events of `aggregates` newer than its views; returns how
 /// many that applied.
 pub async fn catch_up(
     write: &PgPool,
@@ -67,12 +67,10 @@ pub async fn catch_up(
     .fetch_all(write)
     .await?;
     let before = model.events_applied;
-    let mut fold = Replay::new(std::mem::take(model));
     for payload in payloads {
         if let Ok(event) = serde_json::from_value::<ChangeEvent>(payload) {
-            fold.push(event);
+            model.apply(&event);
         }
     }
-    *model = fold.finish().model;
     Ok(model.events_applied - before)
 }

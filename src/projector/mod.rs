@@ -1,6 +1,6 @@
 //! The read side: change events from the projector queue applied to the read database,
-//! each aggregate's row replaced by the snapshot its next version carries (`model` holds
-//! the rule, `store` applies it in SQL); `verify` compares the read database with a replay
+//! each aggregate's row replaced by the snapshot of any newer version, in whatever order
+//! they come (`model` holds the rule, `store` applies it in SQL); `verify` compares the read database with a replay
 //! of the write database's event log, `rebuild` restores it from that log.
 //!
 //! The projector touches the read database only; `verify` and `rebuild` also read the

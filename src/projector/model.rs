@@ -1,9 +1,10 @@
 //! The read model as pure data, and the one rule that decides whether an event applies: its
-//! version against the aggregate's current version (absent = 0). The read database follows
-//! the same rule in SQL (`store`); `verify` and `rebuild` fold the event log through this
-//! code. No I/O here.
+//! version against the aggregate's current version (absent = 0). Every event carries its
+//! aggregate's whole snapshot, so the newest version wins and arrival order does not matter.
+//! The read database follows the same rule in SQL (`store`, planned here by [`plan`]);
+//! `verify` and `rebuild` fold the event log through this code. No I/O here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -13,24 +14,76 @@ use crate::contract::OrderLine;
 /// What became of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    /// The event was the aggregate's next version: its snapshot replaced the view.
+    /// The event was newer than the view: its snapshot replaced it.
     Applied,
-    /// The view already holds this version or a later one: a duplicate, no effect.
+    /// The view already holds this version or a later one (a copy, or an older event that
+    /// came late): no effect.
     AlreadyApplied,
-    /// An earlier version is missing: the event must wait for it.
-    Gap { expected: i64, got: i64 },
 }
 
 /// The rule shared by the in-memory model and the database: `current` is the aggregate's
-/// version in the read model (0 when absent), `version` the event's.
+/// version in the read model (0 when absent), `version` the event's. Versions skipped or
+/// still to come do not matter: the event's snapshot is the whole aggregate.
 pub fn decide(current: i64, version: i64) -> Applied {
-    match version {
-        v if v <= current => Applied::AlreadyApplied,
-        v if v == current + 1 => Applied::Applied,
-        got => Applied::Gap {
-            expected: current + 1,
-            got,
-        },
+    if version > current {
+        Applied::Applied
+    } else {
+        Applied::AlreadyApplied
+    }
+}
+
+/// An aggregate: its table and id.
+pub type Key = (AggregateType, String);
+
+/// What one receive writes to the read database: per aggregate the view of its newest
+/// event, where that is newer than the view there. Sorted by key, so concurrent projectors
+/// take rows in one order and one set-based upsert per table never touches a row twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// One per event, in the order given.
+    pub verdicts: Vec<Applied>,
+    pub orders: Vec<OrderView>,
+    pub products: Vec<ProductView>,
+}
+
+/// Plans a receive against `current`, each aggregate's version in the read database
+/// (absent = 0). The verdicts are those of applying the events one by one in version order:
+/// an event applies when it is newer than the view and is not a copy of an earlier event of
+/// the receive. So a receive holding v1..v3 of one aggregate counts three events applied,
+/// as the fold of the log does, though only v3 is written.
+pub fn plan(events: &[ChangeEvent], current: &BTreeMap<Key, i64>) -> Plan {
+    let mut copies = BTreeSet::new();
+    let mut newest: BTreeMap<Key, View> = BTreeMap::new();
+    let mut verdicts = Vec::with_capacity(events.len());
+    for view in events.iter().map(View::of) {
+        let (aggregate, id) = view.key();
+        let key = (aggregate, id.to_owned());
+        let now = current.get(&key).copied().unwrap_or(0);
+        let verdict = match copies.insert((key.clone(), view.version())) {
+            true => decide(now, view.version()),
+            false => Applied::AlreadyApplied,
+        };
+        verdicts.push(verdict);
+        if newest.get(&key).map_or(now, View::version) < view.version() {
+            newest.insert(key, view);
+        }
+    }
+    Plan::of(verdicts, newest.into_values())
+}
+
+impl Plan {
+    fn of(verdicts: Vec<Applied>, views: impl Iterator<Item = View>) -> Plan {
+        let mut plan = Plan {
+            verdicts,
+            ..Plan::default()
+        };
+        for view in views {
+            match view {
+                View::Order(o) => plan.orders.push(o),
+                View::Product(p) => plan.products.push(p),
+            }
+        }
+        plan
     }
 }
 
@@ -143,7 +196,7 @@ pub struct ReadModel {
 }
 
 impl ReadModel {
-    /// Applies `event` if it is its aggregate's next version (see [`decide`]).
+    /// Applies `event` if it is newer than its aggregate's view (see [`decide`]).
     pub fn apply(&mut self, event: &ChangeEvent) -> Applied {
         let view = View::of(event);
         let (aggregate, id) = view.key();

@@ -1,12 +1,13 @@
-//! The projection rule, the views an event produces, the log fold, and the property that
-//! makes the projector safe on a queue that duplicates and reorders: any arrival order,
-//! with redeliveries, ends in the model of the log in order.
+//! The projection rule, the views an event produces, the plan of one receive, the log fold,
+//! and the property that makes the projector safe on a queue that duplicates and reorders:
+//! any arrival order, with redeliveries, in receives of any size, ends in the views of the
+//! log in order.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::*;
-use crate::projector::replay::{replay, LogGap};
+use crate::projector::replay::replay;
 use crate::projector::sample::history;
 
 fn in_order(log: &[ChangeEvent]) -> ReadModel {
@@ -17,17 +18,51 @@ fn in_order(log: &[ChangeEvent]) -> ReadModel {
     model
 }
 
-/// Applies `arrivals` the way the projector sees them: a gap goes back to the queue and is
-/// tried again on the next pass, until nothing is left.
-fn with_requeue(arrivals: Vec<ChangeEvent>) -> ReadModel {
+/// The views alone, without the count of events that built them (which depends on the
+/// order they came in).
+fn views(model: &ReadModel) -> (&BTreeMap<String, OrderView>, &BTreeMap<String, ProductView>) {
+    (&model.orders, &model.products)
+}
+
+/// Applies `arrivals` the way the projector does: `receive` events at a time, each receive
+/// planned against the versions the model holds and its writes put in place.
+fn by_receives(arrivals: &[ChangeEvent], receive: usize) -> ReadModel {
     let mut model = ReadModel::default();
-    let mut queue = arrivals;
-    while !queue.is_empty() {
-        let before = queue.len();
-        queue.retain(|e| matches!(model.apply(e), Applied::Gap { .. }));
-        assert!(queue.len() < before, "a pass made no progress: {queue:?}");
+    for events in arrivals.chunks(receive) {
+        let current = versions(&model);
+        let plan = plan(events, &current);
+        model.events_applied += plan
+            .verdicts
+            .iter()
+            .filter(|v| **v == Applied::Applied)
+            .count() as u64;
+        for o in plan.orders {
+            model.orders.insert(o.order_id.clone(), o);
+        }
+        for p in plan.products {
+            model.products.insert(p.product_id.clone(), p);
+        }
     }
     model
+}
+
+fn versions(model: &ReadModel) -> BTreeMap<Key, i64> {
+    let orders = model
+        .orders
+        .values()
+        .map(|o| ((AggregateType::Order, o.order_id.clone()), o.version));
+    let products = model
+        .products
+        .values()
+        .map(|p| ((AggregateType::Product, p.product_id.clone()), p.version));
+    orders.chain(products).collect()
+}
+
+fn stock_of(log: &[ChangeEvent], product: &str) -> Vec<ChangeEvent> {
+    log.iter()
+        .filter(|e| e.aggregate_id == product)
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -51,20 +86,25 @@ fn given_an_applied_version_when_it_or_an_older_one_arrives_then_nothing_changes
 }
 
 #[test]
-fn given_version_1_when_version_3_arrives_then_it_is_a_gap_expecting_2() {
-    let log = history(4, 1, 1);
-    let stock: Vec<&ChangeEvent> = log.iter().filter(|e| e.aggregate_id == "p-0").collect();
+fn given_version_1_when_version_3_arrives_then_it_is_applied_and_version_2_after_it_is_not() {
+    let stock = stock_of(&history(4, 1, 1), "p-0");
     let mut model = ReadModel::default();
-    model.apply(stock[0]);
-    let verdict = model.apply(stock[2]);
-    assert_eq!(
-        verdict,
-        Applied::Gap {
-            expected: 2,
-            got: 3
-        }
-    );
-    assert_eq!(model.products["p-0"].version, 1);
+    model.apply(&stock[0]);
+    assert_eq!(model.apply(&stock[2]), Applied::Applied);
+    assert_eq!(model.apply(&stock[1]), Applied::AlreadyApplied);
+    let p = &model.products["p-0"];
+    assert_eq!((p.version, p.available), (3, 1000 - 1 - 2));
+    assert_eq!(model.events_applied, 2);
+}
+
+#[test]
+fn given_no_view_when_the_last_version_arrives_first_then_every_earlier_one_is_already_applied() {
+    let stock = stock_of(&history(6, 1, 1), "p-0");
+    let mut model = ReadModel::default();
+    let verdicts: Vec<Applied> = stock.iter().rev().map(|e| model.apply(e)).collect();
+    assert_eq!(verdicts[0], Applied::Applied);
+    assert!(verdicts[1..].iter().all(|v| *v == Applied::AlreadyApplied));
+    assert_eq!(views(&model), views(&in_order(&stock)));
 }
 
 #[test]
@@ -95,23 +135,80 @@ fn a_product_view_counts_confirmed_and_cancelled_units() {
 }
 
 #[test]
-fn given_a_log_missing_a_version_when_replayed_then_the_gap_is_reported() {
+fn given_versions_1_to_3_in_one_receive_when_planned_then_all_apply_and_only_3_is_written() {
+    let stock = stock_of(&history(4, 1, 1), "p-0");
+    let receive = [stock[1].clone(), stock[2].clone(), stock[0].clone()];
+    let plan = plan(&receive, &BTreeMap::new());
+    assert_eq!(plan.verdicts, vec![Applied::Applied; 3]);
+    let written: Vec<i64> = plan.products.iter().map(|p| p.version).collect();
+    assert_eq!(written, vec![3]);
+    assert!(plan.orders.is_empty());
+}
+
+#[test]
+fn given_a_copy_in_one_receive_when_planned_then_only_its_first_copy_applies() {
+    let log = history(1, 1, 1);
+    let receive = [log[1].clone(), log[1].clone()];
+    let plan = plan(&receive, &BTreeMap::new());
+    assert_eq!(
+        plan.verdicts,
+        vec![Applied::Applied, Applied::AlreadyApplied]
+    );
+    assert_eq!(plan.orders.len(), 1);
+}
+
+#[test]
+fn given_a_view_at_version_3_when_versions_2_and_4_are_planned_then_only_4_applies() {
+    let stock = stock_of(&history(6, 1, 1), "p-0");
+    let current = BTreeMap::from([((AggregateType::Product, "p-0".to_owned()), 3)]);
+    let plan = plan(&[stock[3].clone(), stock[1].clone()], &current);
+    assert_eq!(
+        plan.verdicts,
+        vec![Applied::Applied, Applied::AlreadyApplied]
+    );
+    let written: Vec<i64> = plan.products.iter().map(|p| p.version).collect();
+    assert_eq!(written, vec![4]);
+}
+
+#[test]
+fn given_a_view_newer_than_the_receive_when_planned_then_nothing_is_written() {
+    let stock = stock_of(&history(6, 1, 1), "p-0");
+    let current = BTreeMap::from([((AggregateType::Product, "p-0".to_owned()), 5)]);
+    let plan = plan(&stock[..3], &current);
+    assert_eq!(plan.verdicts, vec![Applied::AlreadyApplied; 3]);
+    assert!(
+        plan.orders.is_empty() && plan.products.is_empty(),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn a_plan_writes_each_table_in_key_order() {
+    let mut receive = history(12, 3, 1);
+    receive.reverse();
+    let plan = plan(&receive, &BTreeMap::new());
+    let orders: Vec<&str> = plan.orders.iter().map(|o| o.order_id.as_str()).collect();
+    let products: Vec<&str> = plan
+        .products
+        .iter()
+        .map(|p| p.product_id.as_str())
+        .collect();
+    assert!(orders.is_sorted() && orders.len() == 12, "{orders:?}");
+    assert_eq!(products, vec!["p-0", "p-1", "p-2"]);
+}
+
+#[test]
+fn given_a_log_missing_a_version_when_replayed_then_the_aggregate_is_at_its_last_version() {
     let mut log = history(6, 1, 1);
     let missing = log
         .iter()
         .position(|e| e.aggregate_id == "p-0" && e.version == 3);
     log.remove(missing.expect("p-0 has a version 3"));
-    let replayed = replay(log);
-    assert_eq!(
-        replayed.gaps,
-        vec![LogGap {
-            aggregate: AggregateType::Product,
-            aggregate_id: "p-0".into(),
-            expected: 3,
-            got: 4
-        }]
-    );
-    assert_eq!(replayed.model.products["p-0"].version, 2);
+    let replayed = replay(&log);
+    let last = log.iter().rfind(|e| e.aggregate_id == "p-0");
+    let last = View::of(last.expect("p-0 has events"));
+    assert_eq!(View::Product(replayed.model.products["p-0"].clone()), last);
+    assert_eq!(replayed.model.events_applied, log.len() as u64);
 }
 
 /// A sample log and an arrival order of it: shuffled, with up to half of it redelivered.
@@ -131,13 +228,24 @@ fn log_and_arrivals() -> impl Strategy<Value = (Vec<ChangeEvent>, Vec<ChangeEven
 
 proptest! {
     #[test]
-    fn any_arrival_order_with_duplicates_ends_in_the_model_of_the_log_in_order(
-        (log, arrivals) in log_and_arrivals()
+    fn any_arrival_order_with_copies_in_any_receives_ends_in_the_views_of_the_log(
+        (log, arrivals) in log_and_arrivals(),
+        receive in 1..12usize,
     ) {
         let expected = in_order(&log);
-        prop_assert_eq!(with_requeue(arrivals.clone()), expected.clone());
-        let replayed = replay(arrivals);
-        prop_assert!(replayed.gaps.is_empty());
-        prop_assert_eq!(replayed.model, expected);
+        let one_by_one = replay(&arrivals).model;
+        prop_assert_eq!(views(&one_by_one), views(&expected));
+        prop_assert!(one_by_one.events_applied <= log.len() as u64);
+        let received = by_receives(&arrivals, receive);
+        prop_assert_eq!(views(&received), views(&expected));
+        prop_assert!(received.events_applied <= log.len() as u64);
+    }
+
+    #[test]
+    fn the_log_in_order_in_receives_of_any_size_counts_every_event_applied_once(
+        (log, _) in log_and_arrivals(),
+        receive in 1..12usize,
+    ) {
+        prop_assert_eq!(by_receives(&log, receive), in_order(&log));
     }
 }

@@ -7,7 +7,6 @@
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::log::{self, Unreadable};
-use super::replay::LogGap;
 use super::swap;
 use super::verify::plural;
 use crate::config::SecretUrl;
@@ -37,7 +36,6 @@ pub struct RebuildReport {
     /// Events the projector applied to the live tables during the rebuild, taken from the
     /// log into the new tables in the swap.
     pub caught_up: u64,
-    pub gaps: Vec<LogGap>,
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -53,15 +51,6 @@ impl RebuildReport {
             "replayed {} from the write database's outbox",
             plural(self.events_read, "event")
         ));
-        for gap in &self.gaps {
-            lines.push(format!(
-                "warning: {} {}: the log lacks version {}; rebuilt up to version {}",
-                gap.aggregate.as_str(),
-                gap.aggregate_id,
-                gap.expected,
-                gap.expected - 1
-            ));
-        }
         for u in &self.unreadable {
             lines.push(format!(
                 "warning: outbox row {} skipped: {}",
@@ -134,7 +123,6 @@ async fn rebuild_locked(
         orders: model.orders.len(),
         products: model.products.len(),
         caught_up,
-        gaps: log.replayed.gaps,
         unreadable: log.unreadable,
     })
 }

@@ -1,17 +1,18 @@
-//! Applying events to the read database, by the rule of [`model::decide`]: one transaction
-//! per batch, one guarded write per event. A first version is an insert that does nothing
-//! when the row exists; a later one an update `WHERE version = v - 1`. When the guard
-//! matched nothing, the row's committed version tells a duplicate from a gap.
-//!
-//! Concurrent projectors are safe because both guards wait for a racing transaction's row
-//! and re-check against what it committed; events are written in (aggregate, version) order
-//! so two batches never lock the same rows in opposite orders. May touch `read_orders`,
-//! `read_products` and `projection_state`.
+//! Applying a receive's events to the read database by the rule of [`model::decide`]: one
+//! transaction, one set-based upsert per table. First the rows the events touch are locked,
+//! each table in key order (`SELECT … ORDER BY key FOR UPDATE`, products then orders):
+//! concurrent projectors wait for each other instead of deadlocking, and the versions read
+//! are the ones the upsert replaces, so [`model::plan`] knows exactly which events apply.
+//! The upsert keeps the rule itself as its guard (`WHERE view.version < EXCLUDED.version`):
+//! an older event never overwrites a newer view. May touch `read_orders`, `read_products`
+//! and `projection_state`.
 
-use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use std::collections::BTreeMap;
 
-use super::model::{decide, Applied, OrderView, ProductView, View};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::model::{self, table_of, Applied, Key, OrderView, ProductView};
+use super::tables::{self, PgQuery, Shape};
 use crate::contract::event::{AggregateType, ChangeEvent};
 
 /// Attempts of a batch's transaction after a conflict with another projector.
@@ -26,8 +27,9 @@ pub enum ProjectionError {
     /// Another transaction got in the way (deadlock, serialization, unique key): try again.
     #[error("read database conflict: {0}")]
     Conflict(#[source] sqlx::Error),
-    /// The guard missed, yet the row now holds the previous version: it was committed
-    /// between our two statements. Try again.
+    /// Another projector created a row after this one's locking read, so the version it
+    /// replaced is unknown and the verdicts could be wrong. Try again: the row is there to
+    /// lock now.
     #[error("{} {id}: version {version} raced with another projector", aggregate.as_str())]
     Raced {
         aggregate: AggregateType,
@@ -92,110 +94,119 @@ pub async fn apply_batch(
 
 async fn try_batch(pool: &PgPool, events: &[ChangeEvent]) -> Result<Vec<Applied>, ProjectionError> {
     let mut tx = pool.begin().await?;
-    let mut verdicts = vec![Applied::AlreadyApplied; events.len()];
-    for index in lock_order(events) {
-        verdicts[index] = apply_one(&mut tx, &events[index]).await?;
-    }
-    record_progress(&mut tx, events, &verdicts).await?;
+    let current = lock_views(&mut tx, events).await?;
+    let plan = model::plan(events, &current);
+    upsert_products(&mut tx, &plan.products, &current).await?;
+    upsert_orders(&mut tx, &plan.orders, &current).await?;
+    record_progress(&mut tx, events, &plan.verdicts).await?;
     tx.commit().await?;
-    Ok(verdicts)
+    Ok(plan.verdicts)
 }
 
-/// Indices of `events` by aggregate, then version: the same lock order in every batch, and
-/// a batch holding v1 and v2 of one order applies both whatever their arrival order.
-fn lock_order(events: &[ChangeEvent]) -> Vec<usize> {
-    let views: Vec<View> = events.iter().map(View::of).collect();
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| {
-        (views[a].key(), views[a].version()).cmp(&(views[b].key(), views[b].version()))
-    });
-    order
-}
-
-async fn apply_one(
+/// Locks the existing rows of `events`' aggregates and returns their versions. A row that
+/// does not exist yet cannot be locked; the upsert's guard deals with one that appears.
+async fn lock_views(
     conn: &mut PgConnection,
-    event: &ChangeEvent,
-) -> Result<Applied, ProjectionError> {
-    let view = View::of(event);
-    let written = match &view {
-        View::Order(o) => write_order(conn, o).await?,
-        View::Product(p) => write_product(conn, p).await?,
-    };
-    if written {
-        return Ok(Applied::Applied);
+    events: &[ChangeEvent],
+) -> Result<BTreeMap<Key, i64>, sqlx::Error> {
+    let mut current = BTreeMap::new();
+    for (aggregate, sql) in [
+        (
+            AggregateType::Product,
+            "SELECT product_id, version FROM read_products WHERE product_id = ANY($1)
+             ORDER BY product_id FOR UPDATE",
+        ),
+        (
+            AggregateType::Order,
+            "SELECT order_id, version FROM read_orders WHERE order_id = ANY($1)
+             ORDER BY order_id FOR UPDATE",
+        ),
+    ] {
+        let ids: Vec<&str> = events
+            .iter()
+            .filter(|e| table_of(e) == aggregate)
+            .map(|e| e.aggregate_id.as_str())
+            .collect();
+        if !ids.is_empty() {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as(sql).bind(ids).fetch_all(&mut *conn).await?;
+            current.extend(rows.into_iter().map(|(id, v)| ((aggregate, id), v)));
+        }
     }
-    let (aggregate, id) = view.key();
-    match decide(current_version(conn, aggregate, id).await?, event.version) {
-        Applied::Applied => Err(ProjectionError::Raced {
+    Ok(current)
+}
+
+async fn upsert_products(
+    conn: &mut PgConnection,
+    products: &[ProductView],
+    current: &BTreeMap<Key, i64>,
+) -> Result<(), ProjectionError> {
+    if products.is_empty() {
+        return Ok(());
+    }
+    let views: Vec<&ProductView> = products.iter().collect();
+    let sql = guarded(&tables::PRODUCTS, "read_products");
+    let query = tables::bind_products(sqlx::query(&sql), &views);
+    let sent = products.iter().map(|p| (p.product_id.as_str(), p.version));
+    upsert(conn, query, AggregateType::Product, current, sent).await
+}
+
+async fn upsert_orders(
+    conn: &mut PgConnection,
+    orders: &[OrderView],
+    current: &BTreeMap<Key, i64>,
+) -> Result<(), ProjectionError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let views: Vec<&OrderView> = orders.iter().collect();
+    let sql = guarded(&tables::ORDERS, "read_orders");
+    let query = tables::bind_orders(sqlx::query(&sql), &views);
+    let sent = orders.iter().map(|o| (o.order_id.as_str(), o.version));
+    upsert(conn, query, AggregateType::Order, current, sent).await
+}
+
+/// The projection rule as the upsert's guard: a row is replaced only by a newer version, and
+/// only a row this transaction locked. One created by another projector since the locking
+/// read is left alone, and the receive tried again ([`ProjectionError::Raced`]).
+fn guarded(shape: &Shape, table: &str) -> String {
+    let (key, locked) = (shape.key, shape.arity + 1);
+    shape.upsert(
+        table,
+        &format!(
+            "WHERE {table}.version < EXCLUDED.version AND {table}.{key} = ANY(${locked})
+             RETURNING {key}"
+        ),
+    )
+}
+
+/// Runs `query` (the rows bound, the locked keys still to bind) and checks that every row
+/// `sent` was written: the plan sends only newer versions, so a row left alone raced.
+async fn upsert<'q, 's>(
+    conn: &mut PgConnection,
+    query: PgQuery<'q>,
+    aggregate: AggregateType,
+    current: &'q BTreeMap<Key, i64>,
+    mut sent: impl Iterator<Item = (&'s str, i64)>,
+) -> Result<(), ProjectionError> {
+    let locked: Vec<&str> = current
+        .keys()
+        .filter(|(a, _)| *a == aggregate)
+        .map(|(_, id)| id.as_str())
+        .collect();
+    let rows = query.bind(locked).fetch_all(conn).await?;
+    let written: Vec<&str> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    match sent.find(|(id, _)| !written.contains(id)) {
+        Some((id, version)) => Err(ProjectionError::Raced {
             aggregate,
             id: id.to_owned(),
-            version: event.version,
+            version,
         }),
-        verdict => Ok(verdict),
+        None => Ok(()),
     }
-}
-
-/// Whether the guarded write changed the row (this event was next in line).
-async fn write_order(conn: &mut PgConnection, o: &OrderView) -> Result<bool, sqlx::Error> {
-    let sql = if o.version == 1 {
-        "INSERT INTO read_orders (order_id, user_id, status, reason, lines, version, placed_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING"
-    } else {
-        "UPDATE read_orders SET user_id = $2, status = $3, reason = $4, lines = $5, version = $6,
-                placed_at = $7, updated_at = $8
-         WHERE order_id = $1 AND version = $6 - 1"
-    };
-    let done = sqlx::query(sql)
-        .bind(&o.order_id)
-        .bind(&o.user_id)
-        .bind(&o.status)
-        .bind(&o.reason)
-        .bind(Json(&o.lines))
-        .bind(o.version)
-        .bind(o.placed_at)
-        .bind(o.updated_at)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-async fn write_product(conn: &mut PgConnection, p: &ProductView) -> Result<bool, sqlx::Error> {
-    let sql = if p.version == 1 {
-        "INSERT INTO read_products (product_id, name, available, confirmed_units, cancelled_units, version, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (product_id) DO NOTHING"
-    } else {
-        "UPDATE read_products SET name = $2, available = $3, confirmed_units = $4,
-                cancelled_units = $5, version = $6, updated_at = $7
-         WHERE product_id = $1 AND version = $6 - 1"
-    };
-    let done = sqlx::query(sql)
-        .bind(&p.product_id)
-        .bind(&p.name)
-        .bind(p.available)
-        .bind(p.confirmed_units)
-        .bind(p.cancelled_units)
-        .bind(p.version)
-        .bind(p.updated_at)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The committed version of an aggregate's row (0 when absent).
-async fn current_version(
-    conn: &mut PgConnection,
-    aggregate: AggregateType,
-    id: &str,
-) -> Result<i64, sqlx::Error> {
-    let sql = match aggregate {
-        AggregateType::Order => "SELECT version FROM read_orders WHERE order_id = $1",
-        AggregateType::Product => "SELECT version FROM read_products WHERE product_id = $1",
-    };
-    let version: Option<i64> = sqlx::query_scalar(sql)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(version.unwrap_or(0))
 }
 
 /// Counts the applied events and moves the lag marks, last in the transaction so the one

@@ -1,9 +1,12 @@
 //! The read tables as a whole: loading every row into a [`ReadModel`] (for `verify`), and
-//! writing many views at once into a table of the read tables' shape (for `rebuild`).
+//! writing many views at once into a table of the read tables' shape (for `rebuild`, and
+//! the statements the projector's guarded upserts are built from).
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres};
 
 use super::model::{OrderView, ProductView, ReadModel};
 use crate::contract::OrderLine;
@@ -84,44 +87,102 @@ fn product_view(r: ProductRow) -> ProductView {
     }
 }
 
+/// A read table as a set-based write sees it: its columns, one array parameter per column
+/// (`$1`, `$2`, …) unnested into rows, and the assignments that replace a row with the
+/// incoming one. Shared by `rebuild` (plain replace) and the projector (guarded by version).
+pub(super) struct Shape {
+    pub key: &'static str,
+    /// How many columns, so how many array parameters.
+    pub arity: usize,
+    columns: &'static str,
+    unnest: &'static str,
+    replace: &'static str,
+}
+
+pub(super) const ORDERS: Shape = Shape {
+    key: "order_id",
+    arity: 8,
+    columns: "order_id, user_id, status, reason, lines, version, placed_at, updated_at",
+    unnest: "UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
+                    $6::int8[], $7::timestamptz[], $8::timestamptz[])",
+    replace: "user_id = EXCLUDED.user_id, status = EXCLUDED.status, reason = EXCLUDED.reason,
+              lines = EXCLUDED.lines, version = EXCLUDED.version,
+              placed_at = EXCLUDED.placed_at, updated_at = EXCLUDED.updated_at",
+};
+
+pub(super) const PRODUCTS: Shape = Shape {
+    key: "product_id",
+    arity: 7,
+    columns: "product_id, name, available, confirmed_units, cancelled_units, version, updated_at",
+    unnest: "UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
+                    $6::int8[], $7::timestamptz[])",
+    replace: "name = EXCLUDED.name, available = EXCLUDED.available,
+              confirmed_units = EXCLUDED.confirmed_units, cancelled_units = EXCLUDED.cancelled_units,
+              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at",
+};
+
+impl Shape {
+    /// Inserts the unnested rows into `table` (one of ours, never user input), replacing a
+    /// row that exists; `tail` follows the `SET` (a `WHERE` guard, `RETURNING`).
+    pub(super) fn upsert(&self, table: &str, tail: &str) -> String {
+        let Shape {
+            key,
+            columns,
+            unnest,
+            replace,
+            ..
+        } = self;
+        format!(
+            "INSERT INTO {table} ({columns}) SELECT * FROM {unnest}
+             ON CONFLICT ({key}) DO UPDATE SET {replace} {tail}"
+        )
+    }
+}
+
+pub(super) type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+/// Binds `orders` as the column arrays of [`ORDERS`], in order.
+pub(super) fn bind_orders<'q>(query: PgQuery<'q>, orders: &[&'q OrderView]) -> PgQuery<'q> {
+    let lines: Vec<serde_json::Value> = orders
+        .iter()
+        .map(|o| serde_json::to_value(&o.lines).unwrap_or_default())
+        .collect();
+    query
+        .bind(column(orders, |o| o.order_id.as_str()))
+        .bind(column(orders, |o| o.user_id.as_str()))
+        .bind(column(orders, |o| o.status.as_str()))
+        .bind(column(orders, |o| o.reason.as_deref()))
+        .bind(lines)
+        .bind(column(orders, |o| o.version))
+        .bind(column(orders, |o| o.placed_at))
+        .bind(column(orders, |o| o.updated_at))
+}
+
+/// Binds `products` as the column arrays of [`PRODUCTS`], in order.
+pub(super) fn bind_products<'q>(query: PgQuery<'q>, products: &[&'q ProductView]) -> PgQuery<'q> {
+    query
+        .bind(column(products, |p| p.product_id.as_str()))
+        .bind(column(products, |p| p.name.as_deref()))
+        .bind(column(products, |p| p.available))
+        .bind(column(products, |p| p.confirmed_units))
+        .bind(column(products, |p| p.cancelled_units))
+        .bind(column(products, |p| p.version))
+        .bind(column(products, |p| p.updated_at))
+}
+
+fn column<'q, V, T>(views: &[&'q V], field: impl Fn(&'q V) -> T) -> Vec<T> {
+    views.iter().copied().map(field).collect()
+}
+
 /// Inserts or replaces `orders` in `table` (one of ours, never user input).
 pub async fn write_orders(
     conn: &mut PgConnection,
     table: &str,
     orders: &[&OrderView],
 ) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO {table} (order_id, user_id, status, reason, lines, version, placed_at, updated_at)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
-                              $6::int8[], $7::timestamptz[], $8::timestamptz[])
-         ON CONFLICT (order_id) DO UPDATE SET user_id = EXCLUDED.user_id, status = EXCLUDED.status,
-             reason = EXCLUDED.reason, lines = EXCLUDED.lines, version = EXCLUDED.version,
-             placed_at = EXCLUDED.placed_at, updated_at = EXCLUDED.updated_at"
-    );
+    let sql = ORDERS.upsert(table, "");
     for chunk in orders.chunks(CHUNK) {
-        let lines: Vec<serde_json::Value> = chunk
-            .iter()
-            .map(|o| serde_json::to_value(&o.lines).unwrap_or_default())
-            .collect();
-        sqlx::query(&sql)
-            .bind(
-                chunk
-                    .iter()
-                    .map(|o| o.order_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|o| o.user_id.as_str()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|o| o.reason.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(lines)
-            .bind(chunk.iter().map(|o| o.version).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|o| o.placed_at).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|o| o.updated_at).collect::<Vec<_>>())
+        bind_orders(sqlx::query(&sql), chunk)
             .execute(&mut *conn)
             .await?;
     }
@@ -134,28 +195,9 @@ pub async fn write_products(
     table: &str,
     products: &[&ProductView],
 ) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO {table} (product_id, name, available, confirmed_units, cancelled_units, version, updated_at)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[],
-                              $6::int8[], $7::timestamptz[])
-         ON CONFLICT (product_id) DO UPDATE SET name = EXCLUDED.name, available = EXCLUDED.available,
-             confirmed_units = EXCLUDED.confirmed_units, cancelled_units = EXCLUDED.cancelled_units,
-             version = EXCLUDED.version, updated_at = EXCLUDED.updated_at"
-    );
+    let sql = PRODUCTS.upsert(table, "");
     for chunk in products.chunks(CHUNK) {
-        sqlx::query(&sql)
-            .bind(
-                chunk
-                    .iter()
-                    .map(|p| p.product_id.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|p| p.name.as_deref()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.available).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.confirmed_units).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.cancelled_units).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.version).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|p| p.updated_at).collect::<Vec<_>>())
+        bind_products(sqlx::query(&sql), chunk)
             .execute(&mut *conn)
             .await?;
     }

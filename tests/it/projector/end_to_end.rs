@@ -7,7 +7,7 @@ use fulfil::contract::event::ChangeEvent;
 use fulfil::db::Database;
 use fulfil::projector::sample::history;
 
-use super::{depth, send, start, wait_applied, wait_drained, Dbs};
+use super::{depth, send, start, wait_applied, wait_drained, wait_verified, Dbs};
 use crate::harness::{self, bodies};
 use crate::pipeline::Pipeline;
 
@@ -111,7 +111,7 @@ async fn an_unreadable_body_ends_in_the_projector_dlq_while_the_events_beside_it
         .expect("SendMessage");
     send(&p, &log).await;
     let projector = start(&p, &dbs.read);
-    wait_applied(&dbs, log.len(), Duration::from_secs(30)).await;
+    wait_verified(&dbs, Duration::from_secs(30)).await;
     let dlq = &p.provisioned.projector_dlq.url;
     harness::eventually(Duration::from_secs(60), "the body in the DLQ", || async {
         (depth(&p, dlq).await.0 == 1).then_some(())

@@ -1,13 +1,17 @@
-//! Through the projector queue: deliveries shuffled and duplicated, a gap that waits for its
-//! predecessor, and two `fulfil projector` processes sharing one FIFO queue.
+//! Through the projector queue: deliveries shuffled, reversed and duplicated, an event never
+//! delivered, and two `fulfil projector` processes sharing one FIFO queue.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fulfil::contract::event::ChangeEvent;
 use fulfil::projector::sample::history;
+use rand::seq::SliceRandom;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{depth, send, shuffled_with_duplicates, start, wait_applied, wait_drained, Dbs};
+use super::{
+    depth, send, shuffled_with_duplicates, start, wait_applied, wait_drained, wait_verified, Dbs,
+};
 use crate::harness;
 use crate::pipeline::Pipeline;
 
@@ -20,41 +24,81 @@ async fn shuffled_and_duplicated_events_on_a_standard_queue_end_in_a_verified_re
     let arrivals = shuffled_with_duplicates(&log, 20);
     send(&p, &arrivals).await;
     let projector = start(&p, &dbs.read);
-    wait_applied(&dbs, log.len(), Duration::from_secs(90)).await;
+    wait_verified(&dbs, Duration::from_secs(90)).await;
     wait_drained(&p, Duration::from_secs(30)).await;
     projector.stop().await;
     let report = dbs.assert_verified().await;
     assert_eq!((report.orders, report.products), (40, 2));
     assert_eq!(depth(&p, &p.provisioned.projector_dlq.url).await.0, 0);
+    let applied = dbs
+        .scalar("SELECT events_applied FROM projection_state")
+        .await;
+    assert!(applied <= log.len() as i64, "{applied} of {}", log.len());
+}
+
+/// The events of the one sample product, v1 to v55: a restock, then a version per order
+/// confirmed (every tenth is rejected).
+fn one_product() -> Vec<ChangeEvent> {
+    let stock: Vec<ChangeEvent> = history(60, 1, 1)
+        .into_iter()
+        .filter(|e| e.aggregate_id == "p-0")
+        .collect();
+    assert_eq!(stock.len(), 55);
+    stock
+}
+
+async fn product_version(dbs: &Dbs) -> i64 {
+    dbs.scalar("SELECT coalesce(max(version), 0) FROM read_products WHERE product_id = 'p-0'")
+        .await
+}
+
+async fn wait_product_version(dbs: &Dbs, version: i64) {
+    let what = format!("p-0 at version {version} in the read database");
+    harness::eventually(Duration::from_secs(60), &what, || async {
+        (product_version(dbs).await == version).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
-async fn a_gap_waits_for_redelivery_and_is_applied_once_its_predecessor_arrives() {
+async fn one_products_events_reversed_then_shuffled_on_a_standard_queue_end_at_its_last_version() {
     let p = Pipeline::new(false).await;
     let dbs = Dbs::of(&p).await;
-    let order: Vec<_> = history(4, 1, 1)
-        .into_iter()
-        .filter(|e| e.aggregate_id == "o-3")
-        .collect();
-    assert_eq!(order.len(), 2, "o-3 is confirmed, then cancelled");
-    dbs.log(&order).await;
-    send(&p, &order[1..]).await;
+    let stock = one_product();
+    dbs.log(&stock).await;
+    let mut arrivals: Vec<ChangeEvent> = stock.iter().rev().cloned().collect();
+    let mut shuffled = stock.clone();
+    shuffled.shuffle(&mut rand::rng());
+    arrivals.extend(shuffled);
+    send(&p, &arrivals).await;
     let projector = start(&p, &dbs.read);
-    harness::eventually(Duration::from_secs(20), "the gap to be retried", || async {
-        (projector.stats.retried() >= 1).then_some(())
-    })
-    .await;
-    assert_eq!(dbs.scalar("SELECT count(*) FROM read_orders").await, 0);
-    send(&p, &order[..1]).await;
-    wait_applied(&dbs, 2, Duration::from_secs(30)).await;
+    wait_product_version(&dbs, 55).await;
     wait_drained(&p, Duration::from_secs(30)).await;
+    let retried = projector.stats.retried();
     projector.stop().await;
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM read_orders WHERE order_id = 'o-3'")
-            .fetch_one(&dbs.read)
-            .await
-            .expect("o-3");
-    assert_eq!(status, "cancelled");
+    assert_eq!(retried, 0, "no event waited for another");
+    assert_eq!(depth(&p, &p.provisioned.projector_dlq.url).await.0, 0);
+    dbs.assert_verified().await;
+}
+
+#[tokio::test]
+async fn an_event_never_delivered_does_not_hold_back_the_versions_after_it() {
+    let p = Pipeline::new(false).await;
+    let dbs = Dbs::of(&p).await;
+    let stock = one_product();
+    dbs.log(&stock).await;
+    let projector = start(&p, &dbs.read);
+    send(&p, &stock[..2]).await;
+    wait_product_version(&dbs, 2).await;
+    send(&p, &stock[3..4]).await;
+    wait_product_version(&dbs, 4).await;
+    send(&p, &stock[4..]).await;
+    wait_product_version(&dbs, 55).await;
+    wait_drained(&p, Duration::from_secs(30)).await;
+    let retried = projector.stats.retried();
+    projector.stop().await;
+    assert_eq!(retried, 0, "no event waited for version 3");
+    assert_eq!(depth(&p, &p.provisioned.projector_dlq.url).await.0, 0);
     dbs.assert_verified().await;
 }
 

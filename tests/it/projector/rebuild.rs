@@ -1,6 +1,7 @@
 //! `rebuild`: from truncated tables and from a dropped schema back to a verified read
-//! model; catching up on what the projector applied during the rebuild; readers answered
-//! throughout; one rebuild at a time; the CLI.
+//! model; from a log lacking a version, each aggregate at its highest; catching up on what
+//! the projector applied during the rebuild; readers answered throughout; one rebuild at a
+//! time; the CLI.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,24 @@ async fn rebuild_after_the_schema_was_dropped_migrates_and_restores_a_verified_m
         .expect("rebuild");
     assert!(report.migrations_applied >= 1, "{report:?}");
     assert_eq!(report.events_applied, events as u64);
+    dbs.assert_verified().await;
+}
+
+#[tokio::test]
+async fn rebuild_from_a_log_lacking_a_version_restores_each_aggregate_at_its_highest() {
+    let dbs = Dbs::new().await;
+    let mut log = history(6, 1, 1);
+    log.retain(|e| !(e.aggregate_id == "p-0" && e.version == 3));
+    dbs.log(&log).await;
+    let report = fulfil::projector::rebuild(&dbs.write, &dbs.read)
+        .await
+        .expect("rebuild");
+    assert_eq!(report.events_applied, log.len() as u64);
+    assert_eq!(
+        dbs.scalar("SELECT version FROM read_products WHERE product_id = 'p-0'")
+            .await,
+        7
+    );
     dbs.assert_verified().await;
 }
 

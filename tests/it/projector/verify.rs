@@ -1,6 +1,8 @@
-//! `verify`: a projected log verifies clean; missing, extra and changed rows are named; the
-//! CLI exits 1 on a difference and says which order.
+//! `verify`: a projected log verifies clean, also when the read database skipped versions
+//! the log holds; missing, extra, changed and stale rows are named; the CLI exits 1 on a
+//! difference and says which order.
 
+use fulfil::contract::event::ChangeEvent;
 use fulfil::projector::sample::history;
 
 use super::{cli, Dbs};
@@ -28,6 +30,45 @@ async fn verify_counts_what_it_compared_and_finds_nothing_on_a_projected_log() {
     assert_eq!(
         report.summary(),
         format!("verified 10 orders, 1 product, {events} events: no differences")
+    );
+}
+
+/// The sample product's events: versions 1, 2 and 3.
+fn three_versions() -> Vec<ChangeEvent> {
+    let stock: Vec<ChangeEvent> = history(2, 1, 1)
+        .into_iter()
+        .filter(|e| e.aggregate_id == "p-0")
+        .collect();
+    assert_eq!(stock.len(), 3);
+    stock
+}
+
+#[tokio::test]
+async fn given_a_log_of_versions_1_to_3_when_the_read_db_got_only_3_then_verify_is_clean() {
+    let dbs = Dbs::new().await;
+    let stock = three_versions();
+    dbs.log(&stock).await;
+    dbs.project(&stock[2..]).await;
+    let report = dbs.assert_verified().await;
+    assert_eq!((report.products, report.events), (1, 3));
+}
+
+#[tokio::test]
+async fn given_a_log_of_versions_1_to_3_when_the_read_db_stopped_at_2_then_verify_names_it() {
+    let dbs = Dbs::new().await;
+    let stock = three_versions();
+    dbs.log(&stock).await;
+    dbs.project(&stock[..2]).await;
+    let found: Vec<String> = dbs
+        .verify()
+        .await
+        .differences
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert!(
+        found.contains(&"product p-0: version 3 (expected) vs 2 (read db)".to_owned()),
+        "{found:?}"
     );
 }
 
