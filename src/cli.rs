@@ -306,6 +306,10 @@ impl WorkerArgs {
     }
 }
 
+/// Relay steps side by side by default: enough to keep calls in flight while another step
+/// claims or marks, few enough that they seldom hold each other's aggregates back.
+pub const DEFAULT_RELAY_STEPS: usize = 3;
+
 #[derive(Debug, Clone, Args)]
 pub struct RelayArgs {
     /// The events topic's ARN; looked up by name (needs sns:ListTopics) when absent.
@@ -323,6 +327,10 @@ pub struct RelayArgs {
     /// Most outbox rows one relay step claims and publishes.
     #[arg(long, env = "FULFIL_RELAY_BATCH", default_value_t = 100)]
     pub batch_size: i64,
+    /// Relay steps running side by side, each with its own claim and its lanes of
+    /// `PublishBatch` calls (per-aggregate order holds across them).
+    #[arg(long, env = "FULFIL_RELAY_STEPS", default_value_t = DEFAULT_RELAY_STEPS)]
+    pub steps_in_flight: usize,
     /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_RELAY_OPS_ADDR", default_value = "127.0.0.1:9465")]
     pub ops_addr: String,
@@ -335,6 +343,13 @@ impl RelayArgs {
                 setting: "FULFIL_RELAY_POLL_MS (--poll-interval-ms)",
                 value: "0".into(),
                 reason: "must be at least 1".into(),
+            });
+        }
+        if !(1..=64).contains(&self.steps_in_flight) {
+            return Err(ConfigError {
+                setting: "FULFIL_RELAY_STEPS (--steps-in-flight)",
+                value: self.steps_in_flight.to_string(),
+                reason: "must be between 1 and 64".into(),
             });
         }
         if !(1..=10_000).contains(&self.batch_size) {
@@ -351,6 +366,7 @@ impl RelayArgs {
             write_database_url: self.write_db.into_settings()?,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
             batch_size: self.batch_size,
+            steps_in_flight: self.steps_in_flight,
             ops_addr: config::validate_socket_addr(
                 "FULFIL_RELAY_OPS_ADDR (--ops-addr)",
                 &self.ops_addr,
@@ -476,6 +492,7 @@ impl RunArgs {
             write_db: self.worker.write_db.clone(),
             poll_interval_ms: self.relay_poll_ms,
             batch_size: 100,
+            steps_in_flight: DEFAULT_RELAY_STEPS,
             ops_addr: self.relay_ops_addr.clone(),
         };
         let projector = ProjectorArgs {

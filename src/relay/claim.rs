@@ -29,19 +29,43 @@ impl OutboxRow {
     }
 }
 
-/// The lowest ids first, skipping rows another relay holds: several relays share the work.
-/// Never "id > last seen": ids are taken at insert and rows commit out of id order.
-const CLAIM: &str =
-    "SELECT id, event_id, aggregate_type, aggregate_id, event_type, payload::text AS payload
-     FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+/// One statement claims the lowest unpublished ids, skipping rows another relay holds (so
+/// several relays share the work), and names for each claimed row its aggregate's first
+/// unpublished row that this step did not claim (another relay holds it, or it was not among
+/// the lowest ids): our rows of that aggregate from there on must wait. Never "id > last
+/// seen": ids are taken at insert and rows commit out of id order. One round trip instead of
+/// two; the blockers come from the claim's own snapshot, which sees every row another relay
+/// holds (held rows are skipped, not hidden).
+const CLAIM: &str = "
+    WITH claimed AS MATERIALIZED (
+        SELECT id, event_id, aggregate_type, aggregate_id, event_type, payload::text AS payload
+        FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    ), aggregates AS (
+        SELECT DISTINCT aggregate_type, aggregate_id FROM claimed
+    ), blockers AS (
+        SELECT a.aggregate_type, a.aggregate_id,
+               (SELECT min(o.id) FROM outbox o
+                WHERE o.published_at IS NULL
+                  AND o.aggregate_type = a.aggregate_type AND o.aggregate_id = a.aggregate_id
+                  AND NOT EXISTS (SELECT 1 FROM claimed k WHERE k.id = o.id)) AS blocker
+        FROM aggregates a
+    )
+    SELECT c.id, c.event_id, c.aggregate_type, c.aggregate_id, c.event_type, c.payload,
+           b.blocker
+    FROM claimed c JOIN blockers b USING (aggregate_type, aggregate_id)
+    ORDER BY c.id";
 
-/// Per aggregate, the first unpublished row we did not claim (another relay holds it, or it
-/// committed after our claim): our rows of that aggregate from there on must wait.
-const BLOCKERS: &str = "SELECT aggregate_type, aggregate_id, min(id)
-     FROM outbox
-     WHERE published_at IS NULL AND NOT (id = ANY($1))
-       AND (aggregate_type, aggregate_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))
-     GROUP BY aggregate_type, aggregate_id";
+/// Marks what SNS accepted, with the time of the mark itself (not the step's start): the
+/// moment an event left for the read side, as the bench and an operator read it.
+const MARK: &str = "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1)";
+
+/// A claimed row and the first unpublished row of its aggregate that this step did not claim.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(flatten)]
+    row: OutboxRow,
+    blocker: Option<i64>,
+}
 
 /// Rows locked for one step, in an open transaction. Dropping it rolls back (a crash).
 pub struct Claim {
@@ -61,13 +85,16 @@ impl Claim {
             .begin()
             .await
             .map_err(|e| RelayError::Database(StoreError::Unavailable(e)))?;
-        let claimed: Vec<OutboxRow> = sqlx::query_as(CLAIM)
+        let claimed: Vec<ClaimedRow> = sqlx::query_as(CLAIM)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-        let blockers = blockers(&mut tx, &claimed).await?;
         let total = claimed.len();
-        let rows = publishable(claimed, &blockers);
+        let blockers = claimed
+            .iter()
+            .filter_map(|c| Some((aggregate(&c.row), c.blocker?)))
+            .collect();
+        let rows = publishable(claimed.into_iter().map(|c| c.row).collect(), &blockers);
         let held_back = total - rows.len();
         Ok(Claim {
             tx,
@@ -90,10 +117,7 @@ impl Claim {
     pub async fn commit(mut self, ids: &[i64]) -> Result<(), RelayError> {
         if !ids.is_empty() {
             crate::failpoint::step("relay::after_publish_before_mark")?;
-            sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
-                .bind(ids)
-                .execute(&mut *self.tx)
-                .await?;
+            sqlx::query(MARK).bind(ids).execute(&mut *self.tx).await?;
         }
         self.tx.commit().await?;
         Ok(())
@@ -108,23 +132,8 @@ impl Claim {
 
 type Aggregate = (String, String);
 
-async fn blockers(
-    tx: &mut Transaction<'static, Postgres>,
-    claimed: &[OutboxRow],
-) -> Result<HashMap<Aggregate, i64>, RelayError> {
-    if claimed.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
-    let types: Vec<&str> = claimed.iter().map(|r| r.aggregate_type.as_str()).collect();
-    let aggregate_ids: Vec<&str> = claimed.iter().map(|r| r.aggregate_id.as_str()).collect();
-    let found: Vec<(String, String, i64)> = sqlx::query_as(BLOCKERS)
-        .bind(ids)
-        .bind(types)
-        .bind(aggregate_ids)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(found.into_iter().map(|(t, a, id)| ((t, a), id)).collect())
+fn aggregate(row: &OutboxRow) -> Aggregate {
+    (row.aggregate_type.clone(), row.aggregate_id.clone())
 }
 
 /// Per aggregate, the claimed rows before its first blocker: the run that starts at the
@@ -133,8 +142,9 @@ fn publishable(claimed: Vec<OutboxRow>, blockers: &HashMap<Aggregate, i64>) -> V
     claimed
         .into_iter()
         .filter(|row| {
-            let key = (row.aggregate_type.clone(), row.aggregate_id.clone());
-            blockers.get(&key).is_none_or(|first| row.id < *first)
+            blockers
+                .get(&aggregate(row))
+                .is_none_or(|first| row.id < *first)
         })
         .collect()
 }

@@ -12,6 +12,9 @@ pub enum RelayError {
     /// A failpoint failed the step (fault tests only); nothing of it was marked.
     #[error("relay: {0}")]
     Injected(#[from] crate::failpoint::Injected),
+    /// A step's task panicked (a bug); its transaction rolled back, nothing was marked.
+    #[error("relay: a step panicked: {0}")]
+    Panicked(String),
     /// A `PublishBatch` call to the events topic failed as a whole (not one entry in it).
     #[error("relay: {source}")]
     Publish {
@@ -28,7 +31,7 @@ impl RelayError {
         match self {
             RelayError::Database(e) => e.is_outage(),
             RelayError::Publish { source, .. } => source.is_retryable(),
-            RelayError::Injected(_) => false,
+            RelayError::Injected(_) | RelayError::Panicked(_) => false,
         }
     }
 
@@ -38,6 +41,7 @@ impl RelayError {
             RelayError::Database(_) => "write database",
             RelayError::Publish { .. } => "SNS",
             RelayError::Injected(_) => "failpoint",
+            RelayError::Panicked(_) => "relay",
         }
     }
 }

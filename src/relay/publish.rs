@@ -165,7 +165,11 @@ async fn send(
         .publish_batch()
         .topic_arn(topic_arn)
         .set_publish_batch_request_entries(Some(entries));
-    let out = call.send().await.map_err(|e| {
+    let started = std::time::Instant::now();
+    let sent = call.send().await;
+    metrics::histogram!("fulfil_relay_publish_call_seconds")
+        .record(started.elapsed().as_secs_f64());
+    let out = sent.map_err(|e| {
         fail(QueueError::aws(
             "PublishBatch",
             topic_arn,

@@ -11,6 +11,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 
+use fulfil::relay::wakeup::CHANNEL;
 use fulfil::relay::Claim;
 
 use crate::pipeline::Pipeline;
@@ -152,4 +153,42 @@ async fn a_standard_topic_relays_every_event_too() {
     let mut ids: Vec<i64> = received.iter().map(|r| r.event.version).collect();
     ids.sort_unstable();
     assert_eq!(ids, vec![1, 1, 1, 2, 2, 2, 3, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_commit_that_inserts_outbox_rows_several_times_wakes_the_relay_once() {
+    let p = Pipeline::new(true).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&p.pool)
+        .await
+        .expect("listener");
+    listener.listen(CHANNEL).await.expect("LISTEN");
+
+    let mut tx = p.pool.begin().await.expect("begin");
+    for version in 1..=3 {
+        fulfil::store::outbox::append(
+            &mut tx,
+            &[stock_event("p", version), order_event("o", version)],
+        )
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    sqlx::query("SELECT pg_notify($1, 'end')")
+        .bind(CHANNEL)
+        .execute(&p.pool)
+        .await
+        .expect("a marker after the commit");
+
+    let mut wakeups = 0;
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+            .await
+            .expect("the marker within 10 s")
+            .expect("receive a notification");
+        if next.payload() == "end" {
+            break;
+        }
+        wakeups += 1;
+    }
+    assert_eq!(wakeups, 1, "one NOTIFY for the whole commit");
 }

@@ -20,7 +20,7 @@ const VERSIONS: i64 = 10;
 
 /// Ten rounds, each one transaction with the next version of all thirty aggregates (half
 /// orders, half products) in a rotating order, so ids interleave across aggregates.
-async fn write_rounds(pool: &sqlx::PgPool) -> Vec<uuid::Uuid> {
+pub(super) async fn write_rounds(pool: &sqlx::PgPool) -> Vec<uuid::Uuid> {
     let mut ids = Vec::new();
     for version in 1..=VERSIONS {
         let events: Vec<_> = (0..AGGREGATES)
@@ -94,7 +94,12 @@ async fn two_relays_publish_300_events_over_30_aggregates_once_each_in_order() {
         300,
         "each published once: {published:?}"
     );
-    let received = receive(&p, 300).await;
+    assert_every_round_arrived_in_order(&p, written).await;
+}
+
+/// All ten rounds of all thirty aggregates arrived, each aggregate's versions in order.
+pub(super) async fn assert_every_round_arrived_in_order(p: &Pipeline, written: Vec<uuid::Uuid>) {
+    let received = receive(p, 300).await;
     let arrived: HashSet<uuid::Uuid> = received.iter().map(|r| r.event.event_id).collect();
     assert_eq!(
         arrived,

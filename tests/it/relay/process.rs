@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::concurrent::{assert_every_round_arrived_in_order, write_rounds};
 use super::support::{append, assert_payloads_match, receive, stock_event, versions_by_aggregate};
 use crate::harness::bodies::{cancel, place, restock};
 use crate::pipeline::Pipeline;
@@ -152,5 +153,27 @@ async fn fulfil_relay_refuses_to_start_without_its_topic_or_with_a_bad_batch_siz
     assert!(
         stderr.contains("FULFIL_RELAY_BATCH (--batch-size): \"0\""),
         "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_relay_with_several_steps_in_flight_publishes_a_backlog_once_each_in_order() {
+    let p = Pipeline::new(true).await;
+    let written = write_rounds(&p.pool).await;
+
+    let _relay = p
+        .relay(&["--steps-in-flight", "4", "--batch-size", "7"])
+        .await;
+
+    p.wait_for_count(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        0,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_every_round_arrived_in_order(&p, written).await;
+    assert!(
+        super::support::receive_batch(&p, 1).await.is_empty(),
+        "nothing beyond the 300"
     );
 }
