@@ -85,7 +85,7 @@ pub async fn run(
         report.worker_rss = Some(rss::measure(services, options.rss_orders).await?);
     }
     if scenario != Scenario::Stock {
-        report.e2e = Some(e2e::run(services, options.orders).await?);
+        report.e2e = Some(e2e::run(services, options).await?);
     }
     report.targets = targets::evaluate(&report);
     Ok(report)

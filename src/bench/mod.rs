@@ -7,20 +7,27 @@
 //! Everything runs in a database, Redis key prefix and topology of the bench's own; nothing
 //! outside `src/bench/` uses the baselines.
 
+mod bare_pipeline;
 mod ceiling;
 mod check;
 mod cli;
 mod driver;
 pub mod e2e;
+pub mod e2e_report;
+mod e2e_table;
+mod e2e_targets;
 mod env;
 mod error;
 mod lag;
+mod open_loop;
 mod paths;
 mod process;
+mod profile;
+mod queues;
 pub mod report;
 mod rss;
 mod stack;
-mod stats;
+pub mod stats;
 pub mod stock;
 mod table;
 mod targets;

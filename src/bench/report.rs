@@ -50,9 +50,11 @@ impl Report {
 
     /// Whether every run's correctness check passed (false makes `fulfil bench` exit 1).
     pub fn all_correct(&self) -> bool {
-        self.stock
+        let stock = self
+            .stock
             .as_ref()
-            .is_none_or(|s| s.cells.iter().all(|c| c.paths.iter().all(|p| p.passed)))
+            .is_none_or(|s| s.cells.iter().all(Cell::passed));
+        stock && self.e2e.as_ref().is_none_or(|e| e.check.passed)
     }
 
     /// Writes `dir/bench-<timestamp>.json`, creating `dir`; returns the file's path.

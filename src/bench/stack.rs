@@ -25,11 +25,16 @@ pub struct Stack {
 impl Stack {
     /// FIFO topics and queues (the production shape) named `b<id>-…`.
     pub async fn create(services: &Services) -> Result<Self, BenchError> {
+        Self::create_with(services, true).await
+    }
+
+    /// FIFO or standard topics and queues named `b<id>-…`.
+    pub async fn create_with(services: &Services, fifo: bool) -> Result<Self, BenchError> {
         let id = short_id();
         let names = [format!("bench_w_{id}"), format!("bench_r_{id}")];
         let settings = SetupSettings {
             aws: services.aws.clone(),
-            topology: Topology::validate(&format!("b{id}-"), true, 5, 30)?,
+            topology: Topology::validate(&format!("b{id}-"), fifo, 5, 30)?,
             write_database_url: create_database(&services.write_database_url, &names[0]).await?,
             read_database_url: create_database(&services.read_database_url, &names[1]).await?,
         };

@@ -38,7 +38,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     if let Some(e) = &report.e2e {
-        render_e2e(&mut out, e);
+        super::e2e_table::render(&mut out, e);
     }
     render_targets(&mut out, report);
     out
@@ -72,58 +72,6 @@ fn render_cell(out: &mut String, cell: &Cell) {
     }
 }
 
-fn render_e2e(out: &mut String, e: &super::e2e::E2eReport) {
-    let _ = writeln!(
-        out,
-        "\ne2e scenario: {} orders through SNS -> SQS -> {} workers x {} polls -> write DB -> relay -> projector -> read DB\n",
-        e.orders, e.workers, e.worker_concurrency
-    );
-    let rows = [
-        ("commands/s end to end", format!("{:.0}", e.commands_per_s)),
-        (
-            "bare LocalStack receive+delete, msgs/s",
-            format!("{:.0}", e.ceiling_messages_per_s),
-        ),
-        (
-            "fraction of the ceiling",
-            format!("{:.0}%", e.fraction_of_ceiling * 100.0),
-        ),
-        (
-            "projection lag p50 / p99",
-            format!(
-                "{:.0} / {:.0} ms (polled every {:.0} ms)",
-                e.lag_p50_ms, e.lag_p99_ms, e.lag_resolution_ms
-            ),
-        ),
-        (
-            "all decided / relayed / projected after",
-            format!(
-                "{} / {} / {:.1} s",
-                seconds(e.decided_in_s),
-                seconds(e.relayed_in_s),
-                e.drained_in_s
-            ),
-        ),
-        (
-            "published through SNS at",
-            format!("{:.0} msgs/s", e.publish_per_s),
-        ),
-        (
-            "check",
-            match e.check.passed {
-                true => format!(
-                    "ok ({} confirmed, {} rejected, verify clean)",
-                    e.check.confirmed, e.check.rejected
-                ),
-                false => format!("FAILED: {}", e.check.problems.join("; ")),
-            },
-        ),
-    ];
-    for (name, value) in rows {
-        let _ = writeln!(out, "  {name:<40} {value}");
-    }
-}
-
 fn render_targets(out: &mut String, report: &Report) {
     let _ = writeln!(out, "\ntargets");
     for t in &report.targets {
@@ -142,8 +90,4 @@ fn render_targets(out: &mut String, report: &Report) {
             t.name, t.goal
         );
     }
-}
-
-fn seconds(s: Option<f64>) -> String {
-    s.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"))
 }

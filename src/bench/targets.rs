@@ -22,11 +22,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     let hot = cell(Shape::HotProduct, 4);
     let many = cell(Shape::ManyProducts, 16);
     let rss = report.worker_rss.as_ref().map(|r| r.peak_rss_mib);
-    let e2e = report.e2e.as_ref();
-    let passed = e2e.is_some_and(|e| e.check.passed);
-    let fraction = e2e.map(|e| e.fraction_of_ceiling * 100.0);
-    let lag = e2e.map(|e| e.lag_p99_ms / 1000.0);
-    vec![
+    let mut targets = vec![
         ratio(
             "hot product, 4 tasks: coalesced vs (a) redis lock",
             5.0,
@@ -52,21 +48,9 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             unit: " MiB",
             met: rss.map(|m| m < 64.0),
         },
-        Target {
-            name: "e2e: commands/s vs the bare LocalStack consumer".into(),
-            goal: ">= 80% of it".into(),
-            measured: fraction,
-            unit: "%",
-            met: fraction.map(|f| passed && f >= 80.0),
-        },
-        Target {
-            name: "e2e: projection lag p99".into(),
-            goal: "< 1 s".into(),
-            measured: lag,
-            unit: " s",
-            met: lag.map(|l| passed && l < 1.0),
-        },
-    ]
+    ];
+    targets.extend(super::e2e_targets::evaluate(report.e2e.as_ref()));
+    targets
 }
 
 fn ratio(name: &str, at_least: f64, cell: Option<&Cell>, of: fn(&Cell) -> Option<f64>) -> Target {

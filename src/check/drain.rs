@@ -80,7 +80,10 @@ pub async fn look(sources: &Sources<'_>) -> Result<Backlog, CheckError> {
     })
 }
 
-async fn versions_behind(write: &PgPool, read: &PgPool) -> Result<i64, CheckError> {
+/// Versions the read database still lacks, summed over every aggregate of the event log:
+/// zero once it holds the newest version of everything written, whatever order the events
+/// came in (the projector skips older ones, so counting applied events would not tell).
+pub async fn versions_behind(write: &PgPool, read: &PgPool) -> Result<i64, CheckError> {
     let logged: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(v), 0)::int8 FROM (SELECT max(aggregate_version) AS v FROM outbox
          GROUP BY aggregate_type, aggregate_id) t",

@@ -21,7 +21,12 @@ impl BatchHandler for Projector {
             .filter_map(|(i, e)| Some((i, e.clone()?)))
             .unzip();
         let mut dispositions = vec![Disposition::Retry; batch.len()];
-        let verdicts = match self.apply(&events).await {
+        metrics::histogram!("fulfil_projector_batch_size").record(batch.len() as f64);
+        let started = std::time::Instant::now();
+        let applied = self.apply(&events).await;
+        metrics::histogram!("fulfil_projector_apply_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let verdicts = match applied {
             Ok(verdicts) => verdicts.into_iter().map(Some).collect(),
             Err(e) if e.is_outage() => return Err(outage(&e)),
             Err(e) => {

@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 
+mod summary;
+mod watch;
+
+pub use summary::DemoSummary;
+use watch::{Progress, Timeline, LOOK_EVERY};
+
 use crate::config::{AwsSettings, SecretUrl, Topology};
 use crate::db::{self, Database};
 use crate::queue::publisher::PublishReport;
@@ -23,25 +29,6 @@ pub struct DemoSettings {
     pub redis_url: SecretUrl,
     pub sale: FlashSale,
     pub deadline: Duration,
-}
-
-/// What the summary shows.
-#[derive(Debug, Default)]
-pub struct DemoSummary {
-    pub published: usize,
-    pub confirmed: i64,
-    pub rejected: Vec<(String, i64)>,
-    pub restocked: i64,
-    pub invalid: i64,
-    pub duplicates_published: usize,
-    pub duplicates_at_worker: i64,
-    pub available: i64,
-    pub events: i64,
-    pub lag_p50: Option<f64>,
-    pub lag_p99: Option<f64>,
-    pub took: Duration,
-    pub verify: String,
-    pub verified: bool,
 }
 
 /// Everything the demo created, so it can say where to look afterwards.
@@ -182,33 +169,54 @@ async fn drive(
         provisioned.commands_topic_arn,
         true,
     );
+    wait_for(child, settings.deadline, || async { all_started(log) }).await?;
     let messages = settings.sale.messages();
     let started = Instant::now();
+    let published = publish(settings, &publisher, &write, child, &messages).await?;
+    let timeline = watch(&write, &read, child, settings, started).await?;
+    let verify = crate::projector::verify::verify(&write, &read).await?;
+    let took = started.elapsed();
+    let mut summary = summary::summarise(&write).await?;
+    summary.took = took;
+    summary.published = published;
+    summary.duplicates_published = messages.duplicates;
+    summary.verified = verify.is_clean();
+    summary.verify = verify.summary();
+    summary.timed(&timeline);
+    let metrics = scrape_metrics(log).await.unwrap_or_default();
+    summary.duplicates_at_worker =
+        metric_value(&metrics, "fulfil_duplicates_total{kind=\"duplicate\"}") as i64;
+    Ok(summary)
+}
+
+/// Every role of `fulfil run` is up (the clock starts at the first publish, not before).
+fn all_started(log: &std::path::Path) -> bool {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    ["worker started", "relay started", "projector started"]
+        .iter()
+        .all(|line| text.contains(line))
+}
+
+/// The restock first (its orders are in other FIFO groups, so it must be applied before
+/// they are decided), then the orders; returns how many messages went out.
+async fn publish(
+    settings: &DemoSettings,
+    publisher: &crate::queue::publisher::CommandPublisher,
+    write: &PgPool,
+    child: &mut Child,
+    messages: &crate::scenario::Messages,
+) -> anyhow::Result<usize> {
     let restock = publisher
         .publish(std::slice::from_ref(&messages.restock), |_| {})
         .await?;
     wait_for(child, settings.deadline, || {
-        applied(&write, &messages.restock.dedup_id)
+        applied(write, &messages.restock.dedup_id)
     })
     .await?;
     let orders =
-        crate::publish::publish_with_progress(&publisher, &messages.orders, "publishing").await?;
-    let published = restock.sent + orders.sent;
+        crate::publish::publish_with_progress(publisher, &messages.orders, "publishing").await?;
     ensure_sent(&restock, &orders)?;
-    watch(&write, &read, child, settings).await?;
-    let mut summary = summarise(&write, &read).await?;
-    summary.took = started.elapsed();
-    summary.published = published;
-    summary.duplicates_published = messages.duplicates;
-    let verify = crate::projector::verify::verify(&write, &read).await?;
-    summary.verified = verify.is_clean();
-    summary.verify = verify.summary();
-    let metrics = scrape_metrics(log).await.unwrap_or_default();
-    summary.duplicates_at_worker =
-        metric_value(&metrics, "fulfil_duplicates_total{kind=\"duplicate\"}") as i64;
-    summary.lag_p50 = histogram_quantile(&metrics, "fulfil_projection_lag_seconds", 0.50);
-    summary.lag_p99 = histogram_quantile(&metrics, "fulfil_projection_lag_seconds", 0.99);
-    Ok(summary)
+    Ok(restock.sent + orders.sent)
 }
 
 fn ensure_sent(a: &PublishReport, b: &PublishReport) -> anyhow::Result<()> {
@@ -230,7 +238,8 @@ async fn applied(write: &PgPool, command_id: &str) -> bool {
     matches!(found, Ok(Some(_)))
 }
 
-/// Polls `done` until it holds, failing if the child died or the deadline passed.
+/// Polls `done` every [`LOOK_EVERY`] until it holds, failing if the child died or the
+/// deadline passed.
 async fn wait_for<F, Fut>(child: &mut Child, deadline: Duration, mut done: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
@@ -238,106 +247,57 @@ where
 {
     let until = Instant::now() + deadline;
     while !done().await {
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!("`fulfil run` exited ({status}); see its log");
-        }
-        if Instant::now() > until {
-            anyhow::bail!("the pipeline did not drain within {deadline:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        still_going(child, until, deadline)?;
+        tokio::time::sleep(LOOK_EVERY).await;
     }
     Ok(())
 }
 
-/// The live display: orders decided, outcomes so far, events projected, until drained.
+/// An error once `fulfil run` has exited or `until` has passed.
+fn still_going(child: &mut Child, until: Instant, deadline: Duration) -> anyhow::Result<()> {
+    if let Some(status) = child.try_wait()? {
+        anyhow::bail!("`fulfil run` exited ({status}); see its log");
+    }
+    if Instant::now() > until {
+        anyhow::bail!("the pipeline did not drain within {deadline:?}");
+    }
+    Ok(())
+}
+
+/// The live display (orders decided, outcomes, events, versions the read side lacks) until
+/// drained; returns when the stages finished and every order's projection lag.
 async fn watch(
     write: &PgPool,
     read: &PgPool,
     child: &mut Child,
     settings: &DemoSettings,
-) -> anyhow::Result<()> {
-    let bar = ProgressBar::new(u64::from(settings.sale.buyers));
+    started: Instant,
+) -> anyhow::Result<Timeline> {
+    let sale = &settings.sale;
+    let bar = ProgressBar::new(u64::from(sale.buyers));
     bar.set_style(
         ProgressStyle::with_template("draining {bar:30} {pos}/{len} orders decided  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let result = wait_for(child, settings.deadline, || async {
+    let until = Instant::now() + settings.deadline;
+    let mut timeline = Timeline::default();
+    loop {
         let progress = Progress::read(write, read).await.unwrap_or_default();
+        timeline.note(&progress, sale.buyers, started);
+        timeline.sample(read).await?;
         bar.set_position(progress.decided as u64);
         bar.set_message(format!(
-            "confirmed {}  rejected {}  events projected {}/{}",
-            progress.confirmed, progress.rejected, progress.projected, progress.events
+            "confirmed {}  rejected {}  events {}  versions the read model lacks {}",
+            progress.confirmed, progress.rejected, progress.events, progress.versions_behind
         ));
-        progress.decided == i64::from(settings.sale.buyers)
-            && progress.events > 0
-            && progress.projected == progress.events
-            && progress.unpublished == 0
-    })
-    .await;
-    bar.finish();
-    result
-}
-
-#[derive(Debug, Default)]
-struct Progress {
-    decided: i64,
-    confirmed: i64,
-    rejected: i64,
-    events: i64,
-    unpublished: i64,
-    projected: i64,
-}
-
-impl Progress {
-    async fn read(write: &PgPool, read: &PgPool) -> Result<Progress, sqlx::Error> {
-        let (decided, confirmed, rejected, events, unpublished): (i64, i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM orders WHERE status = 'confirmed'),
-                    (SELECT count(*) FROM orders WHERE status = 'rejected'), (SELECT count(*) FROM outbox),
-                    (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
-        )
-        .fetch_one(write)
-        .await?;
-        let projected: i64 = sqlx::query_scalar("SELECT events_applied FROM projection_state")
-            .fetch_one(read)
-            .await?;
-        Ok(Progress {
-            decided,
-            confirmed,
-            rejected,
-            events,
-            unpublished,
-            projected,
-        })
-    }
-}
-
-async fn summarise(write: &PgPool, read: &PgPool) -> anyhow::Result<DemoSummary> {
-    let rows: Vec<(String, Option<String>, i64)> =
-        sqlx::query_as("SELECT status, reason, count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2")
-            .fetch_all(write)
-            .await?;
-    let mut summary = DemoSummary::default();
-    for (status, reason, n) in rows {
-        match status.as_str() {
-            "confirmed" => summary.confirmed += n,
-            _ => summary.rejected.push((reason.unwrap_or(status), n)),
+        if progress.drained(sale.buyers, sale.invalid) {
+            timeline.projected = Some(started.elapsed());
+            bar.finish();
+            return Ok(timeline);
         }
+        still_going(child, until, settings.deadline)?;
+        tokio::time::sleep(LOOK_EVERY).await;
     }
-    summary.restocked =
-        sqlx::query_scalar("SELECT count(*) FROM inbox WHERE outcome = 'RESTOCKED'")
-            .fetch_one(write)
-            .await?;
-    summary.invalid = sqlx::query_scalar("SELECT count(*) FROM invalid_commands")
-        .fetch_one(write)
-        .await?;
-    summary.available =
-        sqlx::query_scalar("SELECT coalesce(sum(available), 0)::int8 FROM products")
-            .fetch_one(write)
-            .await?;
-    summary.events = sqlx::query_scalar("SELECT events_applied FROM projection_state")
-        .fetch_one(read)
-        .await?;
-    Ok(summary)
 }
 
 /// `fulfil run` shares one metrics registry across its roles: the worker's /metrics shows
@@ -365,94 +325,14 @@ fn metric_value(metrics: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The upper bound of the first bucket holding the q-quantile (Prometheus buckets).
-fn histogram_quantile(metrics: &str, name: &str, q: f64) -> Option<f64> {
-    let prefix = format!("{name}_bucket{{le=\"");
-    let buckets: Vec<(f64, f64)> = metrics
-        .lines()
-        .filter_map(|l| l.strip_prefix(prefix.as_str()))
-        .filter_map(|rest| {
-            let (le, count) = rest.split_once("\"} ")?;
-            Some((
-                le.parse().unwrap_or(f64::INFINITY),
-                count.trim().parse().ok()?,
-            ))
-        })
-        .collect();
-    let total = buckets.last()?.1;
-    buckets
-        .iter()
-        .find(|(_, cumulative)| *cumulative >= q * total && total > 0.0)
-        .map(|(le, _)| *le)
-}
-
-impl std::fmt::Display for DemoSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let row =
-            |f: &mut std::fmt::Formatter<'_>, k: &str, v: String| writeln!(f, "  {k:<34} {v:>12}");
-        writeln!(f, "\n  flash sale summary")?;
-        writeln!(f, "  {}", "-".repeat(47))?;
-        row(f, "messages published", self.published.to_string())?;
-        row(f, "restocked", self.restocked.to_string())?;
-        row(f, "orders confirmed", self.confirmed.to_string())?;
-        for (reason, n) in &self.rejected {
-            row(f, &format!("orders rejected ({reason})"), n.to_string())?;
-        }
-        row(f, "invalid messages kept", self.invalid.to_string())?;
-        row(
-            f,
-            "duplicates absorbed",
-            self.duplicates_published.to_string(),
-        )?;
-        row(
-            f,
-            "  of which by the worker's inbox",
-            self.duplicates_at_worker.to_string(),
-        )?;
-        row(
-            f,
-            "  of which by SNS/SQS FIFO dedup",
-            (self.duplicates_published as i64 - self.duplicates_at_worker).to_string(),
-        )?;
-        let decided = self.restocked
-            + self.confirmed
-            + self.rejected.iter().map(|(_, n)| n).sum::<i64>()
-            + self.invalid
-            + self.duplicates_published as i64;
-        row(
-            f,
-            "adds up (all of the above)",
-            format!("{decided} = {}", self.published),
-        )?;
-        row(f, "available stock", self.available.to_string())?;
-        row(f, "events projected", self.events.to_string())?;
-        let secs = |v: Option<f64>| v.map_or("n/a".to_owned(), |s| format!("<= {s} s"));
-        row(f, "projection lag p50", secs(self.lag_p50))?;
-        row(f, "projection lag p99", secs(self.lag_p99))?;
-        row(f, "time taken", format!("{:.1} s", self.took.as_secs_f64()))?;
-        writeln!(f, "  {}", "-".repeat(47))?;
-        write!(
-            f,
-            "  verify: {} ({})",
-            if self.verified {
-                "clean"
-            } else {
-                "DIFFERENCES"
-            },
-            self.verify
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_come_from_the_cumulative_buckets() {
-        let m = "x_bucket{le=\"0.1\"} 50\nx_bucket{le=\"0.5\"} 98\nx_bucket{le=\"1\"} 100\nx_bucket{le=\"+Inf\"} 100\ny{kind=\"d\"} 7\n";
-        assert_eq!(histogram_quantile(m, "x", 0.5), Some(0.1));
-        assert_eq!(histogram_quantile(m, "x", 0.99), Some(1.0));
+    fn a_metric_is_read_by_its_name_and_labels() {
+        let m = "x_bucket{le=\"0.1\"} 50\ny{kind=\"d\"} 7\n";
         assert_eq!(metric_value(m, "y{kind=\"d\"}"), 7.0);
+        assert_eq!(metric_value(m, "z"), 0.0);
     }
 }
