@@ -452,6 +452,13 @@ pub struct RunArgs {
         default_value_t = 500
     )]
     pub relay_poll_ms: u64,
+    /// Relay: steps side by side.
+    #[arg(
+        long = "relay-steps",
+        env = "FULFIL_RELAY_STEPS",
+        default_value_t = DEFAULT_RELAY_STEPS
+    )]
+    pub relay_steps: usize,
     /// Relay: /healthz /readyz /metrics.
     #[arg(
         long = "relay-ops-addr",
@@ -492,7 +499,7 @@ impl RunArgs {
             write_db: self.worker.write_db.clone(),
             poll_interval_ms: self.relay_poll_ms,
             batch_size: 100,
-            steps_in_flight: DEFAULT_RELAY_STEPS,
+            steps_in_flight: self.relay_steps,
             ops_addr: self.relay_ops_addr.clone(),
         };
         let projector = ProjectorArgs {

@@ -2,7 +2,8 @@
 //! in id order, ten (and at most 250 KiB) per call, returning what may be marked published.
 //! Rows are split into lanes by aggregate: one aggregate's rows always share a lane and go
 //! out in order, one call after another, while the lanes publish side by side (a step's
-//! calls are what bounds the relay's pace, and so the read side's lag).
+//! calls are what bounds the relay's pace, and so the read side's lag). A step of ten rows
+//! or fewer is one lane: one call.
 //!
 //! Touches only the SNS client. An entry SNS refuses keeps its aggregate back for the rest
 //! of the step, so a later event of that aggregate is never marked before an earlier one.
@@ -56,14 +57,17 @@ pub async fn publish(
     merged
 }
 
-/// Rows by lane (hash of the aggregate), each lane keeping id order.
+/// Rows by lane (hash of the aggregate), each lane keeping id order. As many lanes as full
+/// batches, up to [`LANES`]: a few rows go in one call rather than one call each (on a busy
+/// SNS, or LocalStack, calls are what costs).
 fn lanes(rows: &[OutboxRow]) -> Vec<Vec<&OutboxRow>> {
     use std::hash::{Hash, Hasher};
-    let mut lanes: Vec<Vec<&OutboxRow>> = vec![Vec::new(); LANES];
+    let count = rows.len().div_ceil(MAX_ENTRIES).clamp(1, LANES);
+    let mut lanes: Vec<Vec<&OutboxRow>> = vec![Vec::new(); count];
     for row in rows {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         row.aggregate_key().hash(&mut hasher);
-        lanes[(hasher.finish() % LANES as u64) as usize].push(row);
+        lanes[(hasher.finish() % count as u64) as usize].push(row);
     }
     lanes.retain(|lane| !lane.is_empty());
     lanes
@@ -267,6 +271,15 @@ mod tests {
 
     fn ids(batch: &[&OutboxRow]) -> Vec<i64> {
         batch.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn up_to_ten_rows_share_one_lane_and_more_spread_over_at_most_four() {
+        let rows =
+            |n: i64| -> Vec<OutboxRow> { (1..=n).map(|i| row(i, &format!("p{i}"), 1)).collect() };
+        assert_eq!(lanes(&rows(10)).len(), 1);
+        assert_eq!(lanes(&rows(11)).len(), 2);
+        assert!(lanes(&rows(400)).len() <= LANES);
     }
 
     #[test]
