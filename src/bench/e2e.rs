@@ -74,7 +74,7 @@ pub async fn run(services: &Services, options: &Options) -> Result<E2eReport, Be
         seconds_per_rate: plan.seconds,
         workers: WORKERS,
         worker_concurrency: WORKER_CONCURRENCY,
-        projector_concurrency: PROJECTOR_CONCURRENCY,
+        projector_concurrency: projector_polls(),
         relay_steps: relay_steps(),
         ceiling_messages: plan.ceiling_messages,
         sns_publish_per_s: sns,
@@ -94,6 +94,15 @@ fn relay_steps() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(crate::cli::DEFAULT_RELAY_STEPS)
+}
+
+/// The projector's polls: its default, or FULFIL_PROJECTOR_CONCURRENCY from the bench's
+/// environment (the table says which).
+fn projector_polls() -> usize {
+    std::env::var("FULFIL_PROJECTOR_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PROJECTOR_CONCURRENCY)
 }
 
 /// (i) and (ii), on the same orders the pipeline gets.
@@ -116,7 +125,7 @@ async fn ceilings(aws: &AwsClients, plan: &Plan) -> Result<(f64, f64), BenchErro
     eprintln!("e2e: (ii) the bare pipeline, {n} commands ...");
     let polls = bare_pipeline::Polls {
         commands: WORKERS * WORKER_CONCURRENCY,
-        events: PROJECTOR_CONCURRENCY,
+        events: projector_polls(),
     };
     let bare = bare_pipeline::measure(aws, &format!("p{id}-"), &sample, polls).await?;
     eprintln!("e2e: (i) {sns:.0} msgs/s, (ii) {bare:.0} commands/s");
@@ -318,7 +327,7 @@ impl Roles {
         env.push(("FULFIL_WORKER_CONCURRENCY", WORKER_CONCURRENCY.to_string()));
         env.push((
             "FULFIL_PROJECTOR_CONCURRENCY",
-            PROJECTOR_CONCURRENCY.to_string(),
+            projector_polls().to_string(),
         ));
         let relay = RoleProcess::start(&["relay"], &env, "relay started").await?;
         let projector = RoleProcess::start(&["projector"], &env, "projector started").await?;

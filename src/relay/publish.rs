@@ -2,8 +2,8 @@
 //! in id order, ten (and at most 250 KiB) per call, returning what may be marked published.
 //! Rows are split into lanes by aggregate: one aggregate's rows always share a lane and go
 //! out in order, one call after another, while the lanes publish side by side (a step's
-//! calls are what bounds the relay's pace, and so the read side's lag). A step of ten rows
-//! or fewer is one lane: one call.
+//! calls are what bounds the relay's pace, and so the read side's lag). A step of fewer
+//! than fifty rows is one lane: full calls, one after another.
 //!
 //! Touches only the SNS client. An entry SNS refuses keeps its aggregate back for the rest
 //! of the step, so a later event of that aggregate is never marked before an earlier one.
@@ -57,12 +57,17 @@ pub async fn publish(
     merged
 }
 
-/// Rows by lane (hash of the aggregate), each lane keeping id order. As many lanes as full
-/// batches, up to [`LANES`]: a few rows go in one call rather than one call each (on a busy
-/// SNS, or LocalStack, calls are what costs).
+/// Rows a lane should get before another lane opens: two and a half calls, so the lanes'
+/// last calls, which hash splitting leaves part-empty, are a small share of the calls.
+const ROWS_PER_LANE: usize = 25;
+
+/// Rows by lane (hash of the aggregate), each lane keeping id order. One lane per
+/// [`ROWS_PER_LANE`] rows, at least one and at most [`LANES`]: a step of a few rows goes out
+/// in full calls rather than split into part-empty ones (on SNS, and even more on
+/// LocalStack, each call costs about the same whatever it carries).
 fn lanes(rows: &[OutboxRow]) -> Vec<Vec<&OutboxRow>> {
     use std::hash::{Hash, Hasher};
-    let count = rows.len().div_ceil(MAX_ENTRIES).clamp(1, LANES);
+    let count = (rows.len() / ROWS_PER_LANE).clamp(1, LANES);
     let mut lanes: Vec<Vec<&OutboxRow>> = vec![Vec::new(); count];
     for row in rows {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -274,12 +279,14 @@ mod tests {
     }
 
     #[test]
-    fn up_to_ten_rows_share_one_lane_and_more_spread_over_at_most_four() {
+    fn a_few_rows_share_one_lane_and_a_claim_of_a_hundred_spreads_over_four() {
         let rows =
             |n: i64| -> Vec<OutboxRow> { (1..=n).map(|i| row(i, &format!("p{i}"), 1)).collect() };
         assert_eq!(lanes(&rows(10)).len(), 1);
-        assert_eq!(lanes(&rows(11)).len(), 2);
-        assert!(lanes(&rows(400)).len() <= LANES);
+        assert_eq!(lanes(&rows(49)).len(), 1);
+        assert_eq!(lanes(&rows(50)).len(), 2);
+        assert_eq!(lanes(&rows(100)).len(), LANES);
+        assert_eq!(lanes(&rows(400)).len(), LANES);
     }
 
     #[test]
