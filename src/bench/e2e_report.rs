@@ -81,6 +81,8 @@ pub struct RateStep {
     pub lag_p99_first_third_ms: f64,
     pub lag_p99_last_third_ms: f64,
     pub lag_flat: bool,
+    /// p99 of each tenth of the run (orders by decision time), first tenth first.
+    pub lag_p99_by_tenth_ms: Vec<f64>,
     pub stages: StageLags,
     pub profile: Profile,
 }
@@ -142,6 +144,10 @@ impl RateStep {
             lag_p99_first_third_ms: first,
             lag_p99_last_third_ms: last,
             lag_flat: last <= first * FLAT_FACTOR + FLAT_SLACK_MS,
+            lag_p99_by_tenth_ms: lag::slices(times, 10)
+                .iter()
+                .map(|s| percentile_ms(s, 0.99))
+                .collect(),
             stages: stage_lags(times),
             profile,
         }

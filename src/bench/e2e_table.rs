@@ -63,6 +63,24 @@ pub fn render(out: &mut String, e: &E2eReport) {
             pair(s.relayed_to_projected)
         );
     }
+    let _ = writeln!(
+        out,
+        "\n  projection lag p99 by tenth of the run (ms, orders by decision time)"
+    );
+    for r in e.rates.iter().chain(&e.standard) {
+        let tenths: Vec<String> = r
+            .lag_p99_by_tenth_ms
+            .iter()
+            .map(|v| format!("{v:.0}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>4.0}%  {}",
+            r.queues,
+            r.of_bare * 100.0,
+            tenths.join(" ")
+        );
+    }
     let _ = writeln!(out, "\n  profile (means over each run)");
     for r in e.rates.iter().chain(&e.standard) {
         render_profile(out, r);
@@ -130,7 +148,12 @@ fn render_profile(out: &mut String, r: &RateStep) {
     );
     let _ = writeln!(
         out,
-        "                   projector: {:.0} receives of {} events, {} ms per transaction; workers: {:.0} receives of {} msgs, {} ms each, lock held {} ms, waited {} ms",
-        pj.batches, n(pj.events_per_batch), ms(pj.apply_ms), wk.batches, n(wk.messages_per_batch), ms(wk.batch_ms), ms(wk.lock_hold_ms), ms(wk.lock_wait_ms)
+        "                   projector: {:.0} receives of {} events, {} ms from SQS to applied, {} ms per transaction",
+        pj.batches, n(pj.events_per_batch), ms(pj.event_age_ms), ms(pj.apply_ms)
+    );
+    let _ = writeln!(
+        out,
+        "                   workers: {:.0} receives of {} msgs, {} ms from SQS to decided, {} ms each, lock held {} ms, waited {} ms",
+        wk.batches, n(wk.messages_per_batch), ms(wk.message_age_ms), ms(wk.batch_ms), ms(wk.lock_hold_ms), ms(wk.lock_wait_ms)
     );
 }

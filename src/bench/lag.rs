@@ -152,6 +152,22 @@ pub fn between(
         .collect()
 }
 
+/// Projection lags (projected − decided) of the orders in `parts` equal slices by decision
+/// time, first slice first: how the lag moved over the run.
+pub fn slices(times: &[Times], parts: usize) -> Vec<Vec<Duration>> {
+    let mut decided: Vec<Times> = times
+        .iter()
+        .filter(|t| t.decided.is_some())
+        .copied()
+        .collect();
+    decided.sort_by_key(|t| t.decided);
+    let size = decided.len().div_ceil(parts.max(1)).max(1);
+    decided
+        .chunks(size)
+        .map(|slice| between(slice, |t| t.decided, Stage::Projected))
+        .collect()
+}
+
 /// Projection lags (projected − decided) of the first and the last third of the orders by
 /// decision time: a lag that grows over the run shows in the last third.
 pub fn thirds(times: &[Times]) -> (Vec<Duration>, Vec<Duration>) {
@@ -200,6 +216,14 @@ mod tests {
         let times = run(10, |i| if i % 2 == 0 { 20 } else { -1 });
         assert_eq!(between(&times, |t| t.decided, Stage::Projected).len(), 5);
         assert_eq!(rate(&times, Stage::Projected, at(0), at(1000)), 5.0);
+    }
+
+    #[test]
+    fn slices_follow_the_decisions_in_order() {
+        let parts = slices(&run(100, |i| i), 10);
+        assert_eq!(parts.len(), 10);
+        assert_eq!(parts[0].iter().max(), Some(&Duration::from_millis(9)));
+        assert_eq!(parts[9].iter().min(), Some(&Duration::from_millis(90)));
     }
 
     #[test]

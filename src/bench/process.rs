@@ -92,7 +92,8 @@ impl RoleProcess {
         })
     }
 
-    /// SIGTERM (its graceful drain), SIGKILL after 15 s.
+    /// SIGTERM (its graceful drain), SIGKILL after 15 s. The log goes too, unless
+    /// FULFIL_BENCH_KEEP_LOGS is set (then its path is printed).
     pub async fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
@@ -100,7 +101,12 @@ impl RoleProcess {
         let until = tokio::time::Instant::now() + Duration::from_secs(15);
         while tokio::time::Instant::now() < until {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
-                let _ = std::fs::remove_file(&self.log_path);
+                match std::env::var_os("FULFIL_BENCH_KEEP_LOGS") {
+                    Some(_) => eprintln!("kept {}", self.log_path.display()),
+                    None => {
+                        let _ = std::fs::remove_file(&self.log_path);
+                    }
+                }
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -88,6 +88,8 @@ pub struct ProjectorProfile {
     pub batches: f64,
     pub events_per_batch: Option<f64>,
     pub apply_ms: Option<f64>,
+    /// From SQS taking an event in (after SNS delivered it) to its receive's transaction.
+    pub event_age_ms: Option<f64>,
 }
 
 /// The workers' part (all worker processes together).
@@ -96,6 +98,8 @@ pub struct WorkerProfile {
     pub batches: f64,
     pub messages_per_batch: Option<f64>,
     pub batch_ms: Option<f64>,
+    /// From SQS taking a command in (after SNS delivered it) to its decision.
+    pub message_age_ms: Option<f64>,
     pub lock_hold_ms: Option<f64>,
     pub lock_wait_ms: Option<f64>,
 }
@@ -116,11 +120,13 @@ impl Profile {
                 batches: projector.histogram("fulfil_projector_apply_seconds", "").0,
                 events_per_batch: projector.histogram("fulfil_projector_batch_size", "").1,
                 apply_ms: projector.mean_ms("fulfil_projector_apply_seconds", ""),
+                event_age_ms: projector.mean_ms("fulfil_projector_event_age_seconds", ""),
             },
             workers: WorkerProfile {
                 batches: workers.histogram("fulfil_batch_duration_seconds", "").0,
                 messages_per_batch: workers.histogram("fulfil_batch_size", "").1,
                 batch_ms: workers.mean_ms("fulfil_batch_duration_seconds", ""),
+                message_age_ms: workers.mean_ms("fulfil_message_age_seconds", ""),
                 lock_hold_ms: workers.mean_ms("fulfil_lock_hold_seconds", ""),
                 lock_wait_ms: workers.mean_ms("fulfil_lock_wait_seconds", ""),
             },

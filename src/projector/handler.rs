@@ -22,6 +22,7 @@ impl BatchHandler for Projector {
             .unzip();
         let mut dispositions = vec![Disposition::Retry; batch.len()];
         metrics::histogram!("fulfil_projector_batch_size").record(batch.len() as f64);
+        record_ages(&batch);
         let started = std::time::Instant::now();
         let applied = self.apply(&events).await;
         metrics::histogram!("fulfil_projector_apply_seconds")
@@ -65,6 +66,17 @@ impl Projector {
             }
         }
         Ok(verdicts)
+    }
+}
+
+/// How long each event sat in SQS before this receive's transaction: with the relay's
+/// mark and the event's own time, it tells SNS delivery from queueing.
+fn record_ages(batch: &[Message]) {
+    let now = std::time::SystemTime::now();
+    for sent in batch.iter().filter_map(|m| m.sent_at) {
+        if let Ok(age) = now.duration_since(sent) {
+            metrics::histogram!("fulfil_projector_event_age_seconds").record(age.as_secs_f64());
+        }
     }
 }
 
