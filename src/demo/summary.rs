@@ -162,3 +162,37 @@ impl std::fmt::Display for DemoSummary {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_adds_up_and_shows_lag_percentiles_and_the_time_to_verified() {
+        let mut timeline = Timeline::default();
+        timeline.lags = (1..=100).map(Duration::from_millis).collect();
+        timeline.decided = Some(Duration::from_millis(2500));
+        timeline.projected = Some(Duration::from_millis(3000));
+        let mut summary = DemoSummary {
+            published: 1106,
+            confirmed: 500,
+            rejected: vec![("OUT_OF_STOCK".into(), 500)],
+            restocked: 1,
+            invalid: 5,
+            duplicates_published: 100,
+            took: Duration::from_millis(3200),
+            verified: true,
+            verify: "no differences".into(),
+            ..DemoSummary::default()
+        };
+        summary.timed(&timeline);
+        let text = summary.to_string();
+        assert!(text.contains("1106 = 1106"), "{text}");
+        assert!(text.contains("50 / 99 / 100 ms"), "{text}");
+        assert!(text.contains("369 msgs/s"), "{text}");
+        assert!(
+            text.contains("first publish to verified") && text.contains("3.20 s"),
+            "{text}"
+        );
+    }
+}

@@ -98,3 +98,46 @@ impl Timeline {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drained() -> Progress {
+        Progress {
+            decided: 1000,
+            confirmed: 500,
+            rejected: 500,
+            invalid: 5,
+            events: 1101,
+            unpublished: 0,
+            versions_behind: 0,
+        }
+    }
+
+    #[test]
+    fn drained_means_everything_decided_kept_relayed_and_at_its_newest_version() {
+        assert!(drained().drained(1000, 5));
+        let not = |p: Progress| !p.drained(1000, 5);
+        assert!(not(Progress {
+            decided: 999,
+            ..drained()
+        }));
+        assert!(not(Progress {
+            invalid: 4,
+            ..drained()
+        }));
+        assert!(not(Progress {
+            unpublished: 1,
+            ..drained()
+        }));
+        assert!(
+            not(Progress {
+                versions_behind: 1,
+                ..drained()
+            }),
+            "an aggregate short of its newest version"
+        );
+        assert!(not(Progress::default()));
+    }
+}

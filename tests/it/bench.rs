@@ -77,3 +77,51 @@ async fn the_quick_stock_scenario_decides_every_order_correctly_on_every_path() 
         }
     }
 }
+
+/// `fulfil bench e2e --quick`: both ceilings measured, every rate run on FIFO and standard
+/// queues with every order decided, relayed and projected, the projector DLQs empty, the
+/// check clean, and the JSON naming each rate's fraction of the ceiling and lag p99. No
+/// figure is judged: a quick run is a smoke run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quick_e2e_scenario_runs_every_rate_and_checks_the_pipeline() {
+    harness::redis().await;
+    let options = Options::new(None, None, true);
+    let report = fulfil::bench::e2e::run(&services(), &options)
+        .await
+        .expect("the e2e scenario runs");
+
+    assert!(report.quick);
+    assert!(report.check.passed, "{:?}", report.check.problems);
+    assert!(report.sns_publish_per_s > 0.0 && report.bare_pipeline_per_s > 0.0);
+    let rates: Vec<(&str, f64)> = report
+        .rates
+        .iter()
+        .chain(&report.standard)
+        .map(|r| (r.queues, r.of_bare))
+        .collect();
+    assert_eq!(
+        rates,
+        [
+            ("FIFO", 0.5),
+            ("FIFO", 0.8),
+            ("FIFO", 1.0),
+            ("standard", 0.8)
+        ]
+    );
+    for rate in report.rates.iter().chain(&report.standard) {
+        assert!(
+            rate.complete(),
+            "{} {}: {rate:?}",
+            rate.queues,
+            rate.of_bare
+        );
+        assert_eq!(rate.lag_p99_by_tenth_ms.len(), 10);
+    }
+    assert_eq!(report.projector_dlq_fifo, Some(0));
+    assert_eq!(report.projector_dlq_standard, Some(0));
+    let json = serde_json::to_value(&report).expect("the report as JSON");
+    for rate in json["rates"].as_array().expect("rates") {
+        assert!(rate["fraction_of_ceiling"].is_f64(), "{rate}");
+        assert!(rate["lag_p99_ms"].is_f64(), "{rate}");
+    }
+}
