@@ -14,11 +14,10 @@ use sqlx::PgPool;
 
 use super::check::Check;
 use super::e2e_report::{Offered, RateStep};
+use super::e2e_roles::Roles;
 use super::env::{connect_redis, short_id, Services};
-use super::process::RoleProcess;
-use super::profile::{ops_addr, Profile, Scrape};
 use super::stack::Stack;
-use super::{bare_pipeline, ceiling, lag, open_loop, queues, BenchError, Options};
+use super::{bare_pipeline, ceiling, e2e_check, lag, open_loop, queues, BenchError, Options};
 use crate::db::{self, Database};
 use crate::lock::{LockConfig, StockLock};
 use crate::queue::AwsClients;
@@ -83,7 +82,7 @@ pub async fn run(services: &Services, options: &Options) -> Result<E2eReport, Be
         standard: standard.steps,
         projector_dlq_fifo: fifo.projector_dlq,
         projector_dlq_standard: standard.projector_dlq,
-        check: merge(fifo.check, standard.check),
+        check: e2e_check::merge(fifo.check, standard.check),
     })
 }
 
@@ -175,7 +174,7 @@ async fn climb(
 ) -> Result<Ladder, BenchError> {
     let read = db::connect(Database::Read, &stack.settings.read_database_url, 2).await?;
     lag::install(&read).await?;
-    let roles = Roles::start(stack).await?;
+    let roles = Roles::start(stack, WORKERS, WORKER_CONCURRENCY, projector_polls()).await?;
     let bed = Bed {
         stack,
         redis,
@@ -207,15 +206,15 @@ async fn climb(
     let dlq = &stack.provisioned.projector_dlq.url;
     ladder.projector_dlq = queues::depth(&stack.aws, dlq).await.ok();
     bed.roles.stop().await;
-    ladder.check = Some(check(stack, &sales, &ladder.steps).await?);
+    ladder.check = Some(e2e_check::check(stack, &sales, &ladder.steps).await?);
     bed.read.close().await;
     Ok(ladder)
 }
 
 /// One rate's flash sale: `rate × seconds` orders of one unit on a stock of two thirds.
-struct Sale {
-    sale: FlashSale,
-    order_ids: Vec<String>,
+pub(super) struct Sale {
+    pub sale: FlashSale,
+    pub order_ids: Vec<String>,
 }
 
 impl Sale {
@@ -295,175 +294,4 @@ async fn restock(stack: &Stack, redis: &ConnectionManager, body: &str) -> Result
         .await
         .map_err(|e| BenchError::Worker(e.to_string()))?;
     Ok(())
-}
-
-/// The pipeline's processes on one stack.
-struct Roles {
-    workers: Vec<RoleProcess>,
-    relay: RoleProcess,
-    projector: RoleProcess,
-}
-
-/// One scrape of each kind of role.
-struct Scrapes {
-    relay: Scrape,
-    projector: Scrape,
-    workers: Scrape,
-}
-
-impl Scrapes {
-    fn since(&self, earlier: &Scrapes) -> Profile {
-        Profile::from(
-            &self.relay.since(&earlier.relay),
-            &self.projector.since(&earlier.projector),
-            &self.workers.since(&earlier.workers),
-        )
-    }
-}
-
-impl Roles {
-    async fn start(stack: &Stack) -> Result<Self, BenchError> {
-        let mut env = stack.role_env();
-        env.push(("FULFIL_WORKER_CONCURRENCY", WORKER_CONCURRENCY.to_string()));
-        env.push((
-            "FULFIL_PROJECTOR_CONCURRENCY",
-            projector_polls().to_string(),
-        ));
-        let relay = RoleProcess::start(&["relay"], &env, "relay started").await?;
-        let projector = RoleProcess::start(&["projector"], &env, "projector started").await?;
-        let mut workers = Vec::new();
-        for _ in 0..WORKERS {
-            workers.push(RoleProcess::start(&["worker"], &env, "worker started").await?);
-        }
-        Ok(Self {
-            workers,
-            relay,
-            projector,
-        })
-    }
-
-    async fn scrape(&self) -> Scrapes {
-        let addrs = |ps: &[&RoleProcess]| -> Vec<_> {
-            ps.iter().filter_map(|p| ops_addr(&p.log())).collect()
-        };
-        let workers: Vec<&RoleProcess> = self.workers.iter().collect();
-        Scrapes {
-            relay: Scrape::of(&addrs(&[&self.relay])).await,
-            projector: Scrape::of(&addrs(&[&self.projector])).await,
-            workers: Scrape::of(&addrs(&workers)).await,
-        }
-    }
-
-    async fn stop(self) {
-        for worker in self.workers {
-            worker.stop().await;
-        }
-        self.relay.stop().await;
-        self.projector.stop().await;
-    }
-}
-
-/// Per sale a sell-out with the rest rejected; every order through every stage; the
-/// commands DLQ empty; `fulfil verify` clean (within 30 s, while the last events arrive).
-async fn check(stack: &Stack, sales: &[Sale], steps: &[RateStep]) -> Result<Check, BenchError> {
-    let mut problems = Vec::new();
-    let (mut confirmed, mut rejected) = (0, 0);
-    for sale in sales {
-        let (c, r) = outcomes(stack, &sale.order_ids).await?;
-        (confirmed, rejected) = (confirmed + c, rejected + r);
-        let s = &sale.sale;
-        if c != i64::from(s.stock) || c + r != i64::from(s.buyers) {
-            problems.push(format!(
-                "{}: {c} confirmed + {r} rejected, expected {} + {}",
-                s.product_id,
-                s.stock,
-                s.buyers - s.stock
-            ));
-        }
-    }
-    for step in steps.iter().filter(|s| !s.complete()) {
-        problems.push(format!(
-            "{} {:.0}%: of {} orders {} decided, {} relayed, {} projected",
-            step.queues,
-            step.of_bare * 100.0,
-            step.commands,
-            step.decided,
-            step.relayed,
-            step.projected
-        ));
-    }
-    let dead = queues::depth(&stack.aws, &stack.provisioned.commands_dlq.url).await?;
-    if dead > 0 {
-        problems.push(format!("{dead} commands in the commands DLQ"));
-    }
-    if let Some(differences) = verify_settles(stack).await? {
-        problems.push(format!("verify: {differences}"));
-    }
-    Ok(Check {
-        passed: problems.is_empty(),
-        confirmed,
-        rejected,
-        problems,
-    })
-}
-
-/// (confirmed, rejected) among `order_ids` in the write database.
-async fn outcomes(stack: &Stack, order_ids: &[String]) -> Result<(i64, i64), BenchError> {
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT status, count(*) FROM orders WHERE order_id = ANY($1) GROUP BY status",
-    )
-    .bind(order_ids)
-    .fetch_all(&stack.write)
-    .await
-    .map_err(BenchError::db("count orders"))?;
-    let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
-    Ok((count("confirmed"), count("rejected")))
-}
-
-/// None once `fulfil verify` finds no difference; its last summary after 30 s otherwise.
-async fn verify_settles(stack: &Stack) -> Result<Option<String>, BenchError> {
-    let s = &stack.settings;
-    let until = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let verified =
-            crate::projector::verify::verify_databases(&s.write_database_url, &s.read_database_url)
-                .await?;
-        if verified.is_clean() {
-            return Ok(None);
-        }
-        if tokio::time::Instant::now() >= until {
-            return Ok(Some(verified.summary()));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// One verdict for both ladders, the standard one's problems marked as such.
-fn merge(fifo: Option<Check>, standard: Option<Check>) -> Check {
-    let (fifo, standard) = (
-        fifo.unwrap_or_else(not_run),
-        standard.unwrap_or_else(not_run),
-    );
-    let mut problems = fifo.problems;
-    problems.extend(
-        standard
-            .problems
-            .into_iter()
-            .map(|p| format!("standard queues: {p}")),
-    );
-    Check {
-        passed: fifo.passed && standard.passed,
-        confirmed: fifo.confirmed + standard.confirmed,
-        rejected: fifo.rejected + standard.rejected,
-        problems,
-    }
-}
-
-fn not_run() -> Check {
-    Check {
-        passed: false,
-        confirmed: 0,
-        rejected: 0,
-        problems: vec!["not run".into()],
-    }
 }

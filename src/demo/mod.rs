@@ -9,17 +9,18 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 
+mod namespace;
 mod summary;
 mod watch;
 
+use namespace::Namespace;
 pub use summary::DemoSummary;
 use watch::{Progress, Timeline, LOOK_EVERY};
 
-use crate::config::{AwsSettings, SecretUrl, Topology};
+use crate::config::{AwsSettings, SecretUrl};
 use crate::db::{self, Database};
 use crate::queue::publisher::PublishReport;
 use crate::scenario::FlashSale;
-use crate::setup::SetupSettings;
 
 #[derive(Debug, Clone)]
 pub struct DemoSettings {
@@ -31,15 +32,8 @@ pub struct DemoSettings {
     pub deadline: Duration,
 }
 
-/// Everything the demo created, so it can say where to look afterwards.
-struct Namespace {
-    tag: String,
-    setup: SetupSettings,
-    redis_prefix: String,
-}
-
 pub async fn run(settings: &DemoSettings) -> anyhow::Result<DemoSummary> {
-    let ns = namespace(settings).await?;
+    let ns = namespace::create(settings).await?;
     let report = crate::setup::run(&ns.setup).await?;
     eprintln!(
         "demo namespace {}: databases {}_write and {}_read, queues {}*",
@@ -49,53 +43,6 @@ pub async fn run(settings: &DemoSettings) -> anyhow::Result<DemoSummary> {
     let result = drive(settings, &ns, &mut child, report.provisioned, &log).await;
     stop(&mut child);
     result
-}
-
-async fn namespace(settings: &DemoSettings) -> anyhow::Result<Namespace> {
-    let tag = format!("demo{}", chrono::Utc::now().format("%m%d%H%M%S"));
-    let admin = db::connect(
-        Database::Write,
-        &with_database(&settings.write_database_url, "postgres")?,
-        1,
-    )
-    .await?;
-    drop_old_demos(&admin).await?;
-    for suffix in ["write", "read"] {
-        sqlx::query(&format!("CREATE DATABASE {tag}_{suffix}"))
-            .execute(&admin)
-            .await?;
-    }
-    let setup = SetupSettings {
-        aws: settings.aws.clone(),
-        topology: Topology::validate(&format!("{tag}-"), true, 5, 30)?,
-        write_database_url: with_database(&settings.write_database_url, &format!("{tag}_write"))?,
-        read_database_url: with_database(&settings.write_database_url, &format!("{tag}_read"))?,
-    };
-    Ok(Namespace {
-        redis_prefix: format!("{tag}:"),
-        tag,
-        setup,
-    })
-}
-
-/// Earlier demos' databases go; the last run's stay for exploring until the next run.
-async fn drop_old_demos(admin: &PgPool) -> anyhow::Result<()> {
-    let old: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'demo%\\_write' OR datname LIKE 'demo%\\_read'").fetch_all(admin).await?;
-    for name in old {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(admin)
-            .await?;
-    }
-    Ok(())
-}
-
-fn with_database(url: &SecretUrl, name: &str) -> anyhow::Result<SecretUrl> {
-    let mut parsed = url::Url::parse(url.expose())?;
-    parsed.set_path(&format!("/{name}"));
-    Ok(crate::config::validate_postgres_url(
-        "demo database",
-        parsed.as_str(),
-    )?)
 }
 
 fn spawn_run(
