@@ -111,8 +111,21 @@ impl Worker {
         let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
         self.hold(products, lease).await?;
         let holding = std::time::Instant::now();
-        let result = self.under_lock(&mut conn, &fresh, products, lease).await;
+        let deadline = self.settings.transaction_deadline;
+        let work = self.under_lock(&mut conn, &fresh, products, lease);
+        let result = tokio::time::timeout(deadline, work).await;
         metrics::histogram!("fulfil_lock_hold_seconds").record(holding.elapsed().as_secs_f64());
+        let Ok(result) = result else {
+            // The connection went quiet mid-transaction (cut, black-holed): close it rather
+            // than reuse it, and give the locks back; the server ends the transaction by its
+            // own idle timeout, and whatever did commit is a duplicate next time.
+            conn.close_on_drop();
+            super::unit::release_later(lease.take());
+            return Err(Retry::Stop(WorkerError::Outage {
+                dependency: "write database",
+                detail: format!("a unit's transaction did not finish within {deadline:?}"),
+            }));
+        };
         fates.extend(result?);
         Ok(fates)
     }

@@ -115,6 +115,10 @@ pub struct WorkerSettings {
     pub max_attempts: u32,
     /// How commands are grouped into commits.
     pub groups: GroupLimits,
+    /// Longest a unit's transaction may take, from the first statement to the commit, before
+    /// the unit gives its locks back (at most the lock lease: the database's own timeouts
+    /// end a stuck session well before it).
+    pub transaction_deadline: std::time::Duration,
 }
 
 impl Default for WorkerSettings {
@@ -122,6 +126,7 @@ impl Default for WorkerSettings {
         Self {
             max_attempts: 8,
             groups: GroupLimits::default(),
+            transaction_deadline: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -269,9 +274,14 @@ impl Worker {
     }
 
     /// Whether the write database and Redis answer: the consumer's probe during an outage.
+    /// Each probe is bounded: a black-holed dependency must read as unhealthy, not hang.
     pub async fn healthy(&self) -> bool {
-        let db = sqlx::query("SELECT 1").execute(&self.pool).await.is_ok();
-        db && self.cache.ping().await
+        let bound = std::time::Duration::from_secs(2);
+        let db = sqlx::query("SELECT 1").execute(&self.pool);
+        let db = matches!(tokio::time::timeout(bound, db).await, Ok(Ok(_)));
+        db && tokio::time::timeout(bound, self.cache.ping())
+            .await
+            .unwrap_or(false)
     }
 }
 
