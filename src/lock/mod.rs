@@ -1,4 +1,4 @@
-//! Per-product Redis locks for the worker's batch path (DESIGN.md steps 3 and 6).
+//! Per-product Redis locks for the worker's batch path (ARCHITECTURE.md steps 3 and 6).
 //!
 //! A batch takes all its products' locks in one atomic script call: there is no lock order to
 //! get wrong and never a half-held set. Every acquisition also gets a fencing token, because

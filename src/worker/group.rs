@@ -1,4 +1,4 @@
-//! Group commit per product (DESIGN.md step 3): every command of every receive in flight in
+//! Group commit per product (ARCHITECTURE.md step 3): every command of every receive in flight in
 //! this process waits here for its products; a *unit* takes all queued commands whose
 //! products are free and commits them together (one lock round, one transaction, one cache
 //! write, one release). While a unit commits, the commands that arrive for its products

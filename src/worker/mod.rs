@@ -1,4 +1,4 @@
-//! The batch path, DESIGN.md's seven steps composed from the pieces: parse (invalid ones are
+//! The batch path, ARCHITECTURE.md's seven steps composed from the pieces: parse (invalid ones are
 //! kept and done), drop known commands, lock every product the batch touches (one lock round
 //! for all its commands: coalescing), read stock from the cache, decide with the pure core,
 //! write everything in one transaction, and only after the commit write the cache and
@@ -18,10 +18,13 @@ pub use stats::{GroupFigures, GroupStats};
 
 use std::sync::Arc;
 
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use sqlx::PgPool;
 
 use crate::contract::Envelope;
 use crate::lock::{LockError, StockLock};
+use crate::queue::consumer::Settled;
 use crate::stock_cache::{CacheError, StockCache};
 use crate::store::{invalid, StoreError};
 
@@ -193,6 +196,16 @@ impl Worker {
     /// Runs the batch path; one fate per message, in order. An error means nothing of the
     /// batch's valid commands was applied (invalid ones may already be kept: idempotent).
     pub async fn process(&self, batch: &[Incoming]) -> Result<Vec<Fate>, WorkerError> {
+        self.process_settling(batch, None).await
+    }
+
+    /// [`Worker::process`], telling `settled` of each message as soon as its fate is final
+    /// (its unit committed), so the consumer can delete it before the rest are decided.
+    pub async fn process_settling(
+        &self,
+        batch: &[Incoming],
+        settled: Option<&Settled>,
+    ) -> Result<Vec<Fate>, WorkerError> {
         crate::failpoint::step("worker::after_receive")?;
         let mut fates: Vec<Option<Fate>> = vec![None; batch.len()];
         let mut valid = Vec::new();
@@ -208,7 +221,7 @@ impl Worker {
                 Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
             }
         }
-        for (index, fate) in self.apply(valid).await? {
+        for (index, fate) in self.apply(valid, settled).await? {
             fates[index] = Some(fate);
         }
         // Every message gets a fate; a gap would be a bug, and guessing one could delete a
@@ -245,7 +258,11 @@ impl Worker {
     /// waits for every answer. Any error fails the receive as a whole (the worst one wins:
     /// an outage, then a failure, then a retry); what was applied meanwhile is a duplicate
     /// when it comes again.
-    async fn apply(&self, valid: Vec<Valid>) -> Result<Vec<(usize, Fate)>, WorkerError> {
+    async fn apply(
+        &self,
+        valid: Vec<Valid>,
+        settled: Option<&Settled>,
+    ) -> Result<Vec<(usize, Fate)>, WorkerError> {
         let refs: Vec<&Valid> = valid.iter().collect();
         let (mut fates, fresh) = self
             .drop_known(&refs)
@@ -258,15 +275,20 @@ impl Worker {
             .collect();
         let products = self.products_of_each(&fresh).await?;
         let answers = self.submit(fresh.into_iter().zip(products).collect());
+        let mut answers: FuturesUnordered<_> = answers
+            .into_iter()
+            .map(|(index, answer)| async move { (index, answer.await) })
+            .collect();
         let mut worst: Option<WorkerError> = None;
-        for (index, answer) in answers {
-            let gone = || {
-                Err(WorkerError::Failed(
-                    "its unit ended without an answer".into(),
-                ))
-            };
-            match answer.await.unwrap_or_else(|_| gone()) {
-                Ok(fate) => fates.push((index, fate)),
+        while let Some((index, answer)) = answers.next().await {
+            let gone = || Err(WorkerError::Failed("its unit ended without an answer".into()));
+            match answer.unwrap_or_else(|_| gone()) {
+                Ok(fate) => {
+                    if let Some(settled) = settled {
+                        settled.done(index);
+                    }
+                    fates.push((index, fate));
+                }
                 Err(e) => worst = Some(worse(worst, e)),
             }
         }

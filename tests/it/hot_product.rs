@@ -157,3 +157,40 @@ async fn a_database_connection_cut_mid_transaction_stops_the_product_only_for_it
     p.assert_invariants().await;
     eprintln!("the product stopped for {stopped:?}");
 }
+
+#[tokio::test]
+async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
+    let p = Pipeline::new(false).await;
+    let _worker = p.worker(&[]).await;
+    p.publish(&[restock("r1", "slow", 10), restock("r2", "fast", 10)])
+        .await;
+    p.wait_for_count("SELECT count(*) FROM products", 2, DRAIN)
+        .await;
+    // Another process holds "slow" for 8 s.
+    let mut redis = crate::harness::redis().await;
+    let () = redis::cmd("SET")
+        .arg(format!("{}lock:slow", p.key_prefix))
+        .arg("another-process")
+        .arg("PX")
+        .arg(8000)
+        .query_async(&mut redis)
+        .await
+        .expect("SET lock");
+
+    p.publish(&[
+        place("c1", "o-slow", &[("slow", 1)]),
+        place("c2", "o-fast", &[("fast", 1)]),
+    ])
+    .await;
+
+    eventually(Duration::from_secs(5), "the fast order decided and deleted", || async {
+        let fast = p.count("SELECT count(*) FROM orders WHERE order_id = 'o-fast'").await;
+        let slow = p.count("SELECT count(*) FROM orders WHERE order_id = 'o-slow'").await;
+        (fast == 1 && slow == 0 && p.queue_depth().await == (0, 1)).then_some(())
+    })
+    .await;
+    p.wait_for_count("SELECT count(*) FROM orders", 2, DRAIN)
+        .await;
+    p.wait_drained(DRAIN).await;
+    p.assert_invariants().await;
+}
