@@ -213,13 +213,15 @@ fn render_targets(out: &mut String, report: &Report) {
             Some(false) => "MISSED",
             None => "n/a",
         };
-        let measured = t.measured.map_or_else(
-            || "not measured".to_owned(),
-            |v| format!("measured {v:.1}{}", t.unit),
-        );
+        let digits = if t.unit == " s" { 2 } else { 1 };
+        let measured = match (t.measured, t.met) {
+            (None, _) => "not measured".to_owned(),
+            (Some(v), None) => format!("measured {v:.digits$}{} (not judged at this size)", t.unit),
+            (Some(v), Some(_)) => format!("measured {v:.digits$}{}", t.unit),
+        };
         let _ = writeln!(
             out,
-            "  {verdict:<7} {:<55} {:<18} {measured}",
+            "  {verdict:<7} {:<55} {:<24} {measured}",
             t.name, t.goal
         );
     }

@@ -1,19 +1,26 @@
 //! The bench's plain Redis lock, shared by baseline (a) and the ceiling so that both pay the
-//! same lock round: SET NX PX with a random token, spinning with a short jittered backoff
-//! while another holds it (0.5 to 2 ms, close to the prompt hand-over Redisson's pub/sub
-//! wake-up gives), released by compare-and-delete.
+//! same lock round: SET NX PX with a random token, released by compare-and-delete. A waiter
+//! waits as Redisson's does: its unlock publishes a message that wakes one waiting thread of
+//! each client, which then tries again. All of the bench's waiters are in this process, so a
+//! [`Notify`] per key stands in for the pub/sub channel: one waiter woken per unlock, at
+//! once, with no spinning that would take CPU from the holder on a small machine.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rand::Rng;
 use redis::aio::ConnectionManager;
+use tokio::sync::Notify;
 
 use crate::bench::BenchError;
 
 const LEASE_MS: u64 = 5_000;
 /// Give up on a lock after this long: with a 5 s lease nothing legitimate waits that long.
 const GIVE_UP: Duration = Duration::from_secs(30);
+/// A waiter tries again after this long even unwoken (Redisson: after the lock's TTL), in
+/// case a holder outside this process (none in the bench) let the lock go.
+const RETRY: Duration = Duration::from_millis(100);
 const UNLOCK: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -24,6 +31,8 @@ pub struct RedisMutex {
     unlock: redis::Script,
     /// Which path's lock, for error messages.
     path: &'static str,
+    /// Per key: the "lock released" channel of this process's waiters.
+    released: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 impl RedisMutex {
@@ -32,6 +41,7 @@ impl RedisMutex {
             redis,
             unlock: redis::Script::new(UNLOCK),
             path,
+            released: Mutex::new(HashMap::new()),
         }
     }
 
@@ -50,18 +60,29 @@ impl RedisMutex {
     }
 
     async fn lock(&self, key: &str, token: &str) -> Result<(), BenchError> {
+        let released = self.released(key);
         let deadline = tokio::time::Instant::now() + GIVE_UP;
-        while !self.try_lock(key, token).await? {
+        loop {
+            // Listen before trying, so an unlock between a failed try and the wait wakes us.
+            let woken = released.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.try_lock(key, token).await? {
+                return Ok(());
+            }
             if tokio::time::Instant::now() >= deadline {
                 return Err(BenchError::Timeout {
                     what: format!("{} lock {key}", self.path),
                     seconds: GIVE_UP.as_secs(),
                 });
             }
-            let pause = rand::rng().random_range(500..=2_000);
-            tokio::time::sleep(Duration::from_micros(pause)).await;
+            let _ = tokio::time::timeout(RETRY, woken).await;
         }
-        Ok(())
+    }
+
+    fn released(&self, key: &str) -> Arc<Notify> {
+        let mut channels = self.released.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(channels.entry(key.to_owned()).or_default())
     }
 
     async fn try_lock(&self, key: &str, token: &str) -> Result<bool, BenchError> {
@@ -85,6 +106,7 @@ impl RedisMutex {
             .invoke_async(&mut self.redis.clone())
             .await
             .map_err(BenchError::redis(format!("{} unlock", self.path)))?;
+        self.released(key).notify_one();
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
 //! Baseline (a), the seed's "Redisson-style" path, per order: take the product's Redis lock
-//! ([`RedisMutex`]: SET NX PX, a short jittered spin while held), read the stock from a Redis
+//! ([`RedisMutex`]: SET NX PX, woken on the holder's unlock), read the stock from a Redis
 //! cache key (hydrating from PostgreSQL on a miss), check it, write the order and the stock
 //! row in one transaction per order, commit, write the cache, unlock (compare-and-delete).
 
