@@ -258,3 +258,56 @@ fn render_failures(out: &mut String, report: &Report) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::bench::check::Check;
+    use crate::bench::driver::Timed;
+    use crate::bench::paths::{Measured, Path};
+    use crate::bench::report::{PathResult, Run};
+    use crate::bench::workload::Workload;
+    use crate::bench::Options;
+
+    fn run(passed: bool) -> Run {
+        let measured = Measured {
+            timed: Timed {
+                elapsed: Duration::from_secs(1),
+                latencies: vec![Duration::from_millis(5); 30],
+            },
+            groups: None,
+            retries: None,
+        };
+        let check = Check {
+            passed,
+            confirmed: 21,
+            rejected: 9,
+            available: Some(-1),
+            problems: vec!["t-p0: available -1 < 0".into()],
+        };
+        Run::new(&measured, check, None)
+    }
+
+    #[test]
+    fn a_failed_check_fails_the_report_and_is_listed_last() {
+        let mut report = Report::new(&Options::new(Some(30), Some(2), true));
+        let runs = vec![run(true), run(false)];
+        let paths = vec![PathResult::new(Path::Redisson, runs)];
+        let cell = Cell::new(&Workload::hot_product(30), 16, paths);
+        report.stock = Some(StockReport { cells: vec![cell] });
+
+        assert!(!report.all_correct());
+        let text = render(&report);
+        let tail = text.rsplit("CORRECTNESS CHECK FAILED").next().unwrap_or("");
+        assert!(
+            text.contains("CORRECTNESS CHECK FAILED (1 run(s)):"),
+            "{text}"
+        );
+        assert!(
+            tail.contains("(a) redis lock, run 2: t-p0: available -1 < 0"),
+            "{tail}"
+        );
+    }
+}
