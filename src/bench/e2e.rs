@@ -236,6 +236,7 @@ async fn check(stack: &Stack, sale: &FlashSale) -> Result<Check, BenchError> {
         passed: problems.is_empty(),
         confirmed,
         rejected,
+        available: None,
         problems,
     })
 }
