@@ -99,6 +99,24 @@ impl StockLock {
         }
     }
 
+    /// One attempt, no waiting: every product's lock, or the id of a product held by someone
+    /// else (then nothing is held), so a caller can go on without that product.
+    ///
+    /// # Errors
+    /// `Redis` if Redis failed or did not answer within the lease.
+    pub async fn try_acquire(
+        &self,
+        product_ids: &[&str],
+    ) -> Result<Result<HeldLocks, String>, LockError> {
+        let keys = self.keys_for(product_ids);
+        let token = Uuid::new_v4().to_string();
+        let sent = Instant::now();
+        match self.attempt(&keys, &token, sent).await? {
+            Attempt::Acquired(fences) => Ok(Ok(self.grant(keys, token, fences, sent))),
+            Attempt::Held(index) => Ok(Err(keys.product_ids[index].clone())),
+        }
+    }
+
     /// After Redis lost its data (FLUSHALL, restart) the fence counter restarts low while PostgreSQL keeps
     /// the highest fence ever written; the worker calls this with the DB's fence so the next token is above it.
     ///

@@ -281,7 +281,11 @@ impl Worker {
             .collect();
         let mut worst: Option<WorkerError> = None;
         while let Some((index, answer)) = answers.next().await {
-            let gone = || Err(WorkerError::Failed("its unit ended without an answer".into()));
+            let gone = || {
+                Err(WorkerError::Failed(
+                    "its unit ended without an answer".into(),
+                ))
+            };
             match answer.unwrap_or_else(|_| gone()) {
                 Ok(fate) => {
                     if let Some(settled) = settled {

@@ -183,11 +183,20 @@ async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
     ])
     .await;
 
-    eventually(Duration::from_secs(5), "the fast order decided and deleted", || async {
-        let fast = p.count("SELECT count(*) FROM orders WHERE order_id = 'o-fast'").await;
-        let slow = p.count("SELECT count(*) FROM orders WHERE order_id = 'o-slow'").await;
-        (fast == 1 && slow == 0 && p.queue_depth().await == (0, 1)).then_some(())
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the fast order decided and deleted",
+        || async {
+            let fast = p
+                .count("SELECT count(*) FROM orders WHERE order_id = 'o-fast'")
+                .await;
+            let slow = p
+                .count("SELECT count(*) FROM orders WHERE order_id = 'o-slow'")
+                .await;
+            let depth = p.queue_depth().await;
+            (fast == 1 && slow == 0 && depth == (0, 1)).then_some(())
+        },
+    )
     .await;
     p.wait_for_count("SELECT count(*) FROM orders", 2, DRAIN)
         .await;

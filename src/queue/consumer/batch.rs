@@ -36,15 +36,31 @@ pub(super) async fn process<H: BatchHandler>(
     async {
         let deleted = Deleted::default();
         let (tx, rx) = mpsc::unbounded_channel();
-        let deciding = keep_invisible(&shared, &batch, &deleted, decide(&shared, &batch, Settled(tx)));
+        let deciding = keep_invisible(
+            &shared,
+            &batch,
+            &deleted,
+            decide(&shared, &batch, Settled(tx)),
+        );
         let (decision, ()) = tokio::join!(deciding, delete_early(&shared, &batch, rx, &deleted));
-        let deleted = deleted.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let deleted = deleted
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rest = |b: &[Message]| -> Vec<Message> {
-            b.iter().enumerate().filter(|(i, _)| !deleted.contains(i)).map(|(_, m)| m.clone()).collect()
+            b.iter()
+                .enumerate()
+                .filter(|(i, _)| !deleted.contains(i))
+                .map(|(_, m)| m.clone())
+                .collect()
         };
         match decision {
             Decision::Decided(dispositions) => {
-                let dispositions = dispositions.into_iter().enumerate().filter(|(i, _)| !deleted.contains(i)).map(|(_, d)| d).collect();
+                let dispositions = dispositions
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !deleted.contains(i))
+                    .map(|(_, d)| d)
+                    .collect();
                 settle(&shared, &rest(&batch), dispositions).await
             }
             Decision::Undecided => release(&shared, &rest(&batch)).await,
@@ -57,13 +73,21 @@ pub(super) async fn process<H: BatchHandler>(
 
 /// Asks the handler, unless an outage holds the gate (this batch was received as it
 /// began): then it waits for the gate first, so it is not failed for nothing.
-async fn decide<H: BatchHandler>(shared: &Shared<H>, batch: &[Message], settled: Settled) -> Decision {
+async fn decide<H: BatchHandler>(
+    shared: &Shared<H>,
+    batch: &[Message],
+    settled: Settled,
+) -> Decision {
     tokio::select! {
         biased;
         () = shared.gate.opened() => {}
         () = shared.shutdown.cancelled() => return Decision::Undecided,
     }
-    match shared.handler.handle_settling(batch.to_vec(), settled).await {
+    match shared
+        .handler
+        .handle_settling(batch.to_vec(), settled)
+        .await
+    {
         Ok(dispositions) => Decision::Decided(dispositions),
         Err(outage) => hold(shared, batch, outage).await,
     }

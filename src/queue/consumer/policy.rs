@@ -127,7 +127,12 @@ mod tests {
         let none = std::collections::BTreeSet::new();
         let ready = std::collections::BTreeSet::from([2]);
         assert!(!group_clear_before(&batch, 2, &none, &ready));
-        assert!(group_clear_before(&batch, 2, &std::collections::BTreeSet::from([0]), &ready));
+        assert!(group_clear_before(
+            &batch,
+            2,
+            &std::collections::BTreeSet::from([0]),
+            &ready
+        ));
         assert!(group_clear_before(&batch, 1, &none, &ready));
     }
 
