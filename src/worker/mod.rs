@@ -11,6 +11,7 @@ mod group;
 mod handler;
 pub mod plan;
 mod stats;
+mod steps;
 mod unit;
 
 pub use group::GroupLimits;
