@@ -112,21 +112,25 @@ async fn a_database_connection_cut_mid_transaction_stops_the_product_only_for_it
     let real = p.settings.write_database_url.expose().to_owned();
     let proxy = FaultProxy::start(&upstream_of(&real)).await;
     let through = proxy.url_through(&real);
-    // Its fourth unit stops for 2 s just before COMMIT, its row lock held.
+    // Its second unit (the first of orders, after the restock's) stops for 2 s just before
+    // COMMIT, its row lock held.
     let env = [
         ("FULFIL_WRITE_DATABASE_URL", through.as_str()),
         (
             "FAILPOINTS",
-            "worker::before_commit=3*off->1*sleep(2000)->off",
+            "worker::before_commit=1*off->1*sleep(2000)->off",
         ),
     ];
     let mut cut = p.worker_with(&["--concurrency", "4"], &env).await;
     p.publish(&[restock("r", "hot", 100_000)]).await;
-    p.publish(&orders("a", 300)).await;
-    eventually(DRAIN, "the first worker mid-transaction", || async {
+    p.wait_for_count("SELECT count(*) FROM products", 1, DRAIN)
+        .await;
+    // Watched while the orders are still being published: the stop comes during that.
+    let mid_transaction = eventually(DRAIN, "the first worker mid-transaction", || async {
         (idle_in_transaction(&p, 300).await > 0).then_some(())
-    })
-    .await;
+    });
+    let first_wave = orders("a", 300);
+    tokio::join!(p.publish(&first_wave), mid_transaction);
 
     // Right then its connections go silent; a second worker takes over.
     proxy.set(Fault::BlackHole);
