@@ -75,7 +75,10 @@ impl Worker {
         let mut wanted = products.clone();
         for attempt in 1..=self.settings.max_attempts {
             match self.attempt(valid, &wanted, &mut lease, attempt == 1).await {
-                Ok(fates) => return (in_order(valid, fates), lease),
+                Ok(fates) => {
+                    let ids: Vec<&str> = valid.iter().map(|v| v.message_id.as_str()).collect();
+                    return (super::in_order(&ids, fates), lease);
+                }
                 Err(Retry::Again { why, relock }) => {
                     tracing::debug!(attempt, %why, "unit attempt will be retried");
                     wanted.extend(relock);
@@ -513,24 +516,6 @@ fn cancelled_order(v: &Valid) -> Option<String> {
         Command::CancelOrder(c) => Some(c.order_id.clone()),
         _ => None,
     }
-}
-
-/// Fates by position: `fates` holds one per command, keyed by `Valid::index`. A command
-/// without one is a bug, and guessing a fate could delete a message never applied.
-fn in_order(valid: &[&Valid], fates: Fates) -> Result<Vec<Fate>, WorkerError> {
-    let mut slots: Vec<Option<Fate>> = vec![None; valid.len()];
-    for (index, fate) in fates {
-        if let Some(slot) = slots.get_mut(index) {
-            *slot = Some(fate);
-        }
-    }
-    let missing =
-        |i: usize| WorkerError::Failed(format!("no fate for message {}", valid[i].message_id));
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| f.ok_or_else(|| missing(i)))
-        .collect()
 }
 
 /// A short jittered pause between attempts, longer each time.

@@ -222,18 +222,14 @@ impl Worker {
                 Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
             }
         }
-        for (index, fate) in self.apply(valid, settled).await? {
-            fates[index] = Some(fate);
-        }
-        // Every message gets a fate; a gap would be a bug, and guessing one could delete a
-        // message that was never applied.
-        let missing =
-            |i: usize| WorkerError::Failed(format!("no fate for message {}", batch[i].message_id));
-        fates
+        let message_ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
+        let mut known: Vec<(usize, Fate)> = fates
             .into_iter()
             .enumerate()
-            .map(|(i, f)| f.ok_or_else(|| missing(i)))
-            .collect()
+            .filter_map(|(i, f)| Some((i, f?)))
+            .collect();
+        known.extend(self.apply(valid, settled).await?);
+        in_order(&message_ids, known)
     }
 
     async fn keep_invalid(
@@ -310,6 +306,23 @@ impl Worker {
             .await
             .unwrap_or(false)
     }
+}
+
+/// Fates by position (`fates` keyed by index into `message_ids`). Every message gets one; a
+/// gap would be a bug, and guessing a fate could delete a message never applied.
+fn in_order(message_ids: &[&str], fates: Vec<(usize, Fate)>) -> Result<Vec<Fate>, WorkerError> {
+    let mut slots: Vec<Option<Fate>> = vec![None; message_ids.len()];
+    for (index, fate) in fates {
+        if let Some(slot) = slots.get_mut(index) {
+            *slot = Some(fate);
+        }
+    }
+    let missing = |i: usize| WorkerError::Failed(format!("no fate for message {}", message_ids[i]));
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| f.ok_or_else(|| missing(i)))
+        .collect()
 }
 
 /// The error that decides a receive's fate: an outage holds it, a failure isolates its
