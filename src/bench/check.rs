@@ -38,16 +38,18 @@ pub struct Check {
     pub passed: bool,
     pub confirmed: i64,
     pub rejected: i64,
+    /// Units left over all the run's products (None where not counted).
+    pub available: Option<i64>,
     pub problems: Vec<String>,
 }
 
 const SHOWN: usize = 5;
 
-/// confirmed units == min(stock, demand) and available == stock − confirmed ≥ 0 per
-/// product; confirmed + rejected == the number of orders.
-pub fn check(generated: &Generated, tally: &Tally) -> Check {
+/// confirmed units == `expected` (what the path's way of deciding makes inevitable) and
+/// available == stock − confirmed ≥ 0 per product; confirmed + rejected == the orders.
+pub fn check(generated: &Generated, expected: BTreeMap<String, i64>, tally: &Tally) -> Check {
     let mut problems = Vec::new();
-    for (product, expected) in generated.expected_confirmed() {
+    for (product, expected) in expected {
         let confirmed = tally.units(&product, "confirmed");
         let available = tally.available.get(&product).copied();
         if confirmed != expected {
@@ -78,6 +80,7 @@ pub fn check(generated: &Generated, tally: &Tally) -> Check {
         passed,
         confirmed,
         rejected,
+        available: Some(tally.available.values().sum()),
         problems,
     }
 }
@@ -101,17 +104,17 @@ mod tests {
     #[test]
     fn a_sell_out_with_the_rest_rejected_passes() {
         let g = Workload::hot_product(30).generate("t");
-        let c = check(&g, &tally(20, 10, 0));
+        let c = check(&g, g.expected_confirmed(), &tally(20, 10, 0));
         assert!(c.passed, "{:?}", c.problems);
     }
 
     #[test]
     fn an_oversell_or_a_lost_order_fails_and_says_why() {
         let g = Workload::hot_product(30).generate("t");
-        let oversold = check(&g, &tally(21, 9, -1));
+        let oversold = check(&g, g.expected_confirmed(), &tally(21, 9, -1));
         assert!(!oversold.passed);
         assert!(oversold.problems[0].contains("21 units confirmed, expected 20"));
-        let lost = check(&g, &tally(20, 9, 0));
+        let lost = check(&g, g.expected_confirmed(), &tally(20, 9, 0));
         assert_eq!(
             lost.problems,
             vec!["20 confirmed + 9 rejected != 30 orders"]

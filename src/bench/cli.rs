@@ -13,7 +13,8 @@ use crate::config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
-    /// The stock-decrement stage against the two baselines, and the worker's peak RSS.
+    /// The stock-decrement stage: ours against two baselines and the ceiling, the seed
+    /// case, and the worker's peak RSS.
     Stock,
     /// Commands through SNS/SQS, worker, relay and projector to the read database.
     E2e,

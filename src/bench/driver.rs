@@ -1,6 +1,7 @@
-//! The load: `tasks` tokio tasks pulling from one shared queue of pre-generated orders, each
-//! taking a path's batch (10 for ours, as an SQS receive gives, 1 for the baselines) and
-//! timing it. An order's latency is the latency of the call that decided it.
+//! The load: `receivers` tokio tasks pulling from one shared queue of pre-generated orders,
+//! each taking a path's batch (10 for ours, as an SQS receive gives, 1 for the baselines) and
+//! handing it over, as a poller hands a receive to the worker, timing it. An order's latency
+//! is the latency of the call that decided it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::paths::Contender;
+use super::paths::Driven;
 use super::workload::Order;
 use super::BenchError;
 
@@ -20,23 +21,24 @@ pub struct Timed {
 }
 
 pub async fn drive(
-    contender: Arc<Contender>,
+    path: Arc<Driven>,
     orders: Arc<Vec<Order>>,
-    tasks: usize,
+    receivers: usize,
 ) -> Result<Timed, BenchError> {
     let cursor = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut set = JoinSet::new();
-    for _ in 0..tasks {
+    for _ in 0..receivers {
         set.spawn(pull(
-            Arc::clone(&contender),
+            Arc::clone(&path),
             Arc::clone(&orders),
             Arc::clone(&cursor),
         ));
     }
     let mut latencies = Vec::with_capacity(orders.len());
     while let Some(joined) = set.join_next().await {
-        let mine = joined.map_err(|e| BenchError::Worker(format!("a bench task died: {e}")))??;
+        let mine =
+            joined.map_err(|e| BenchError::Worker(format!("a bench receiver died: {e}")))??;
         latencies.extend(mine);
     }
     Ok(Timed {
@@ -45,13 +47,13 @@ pub async fn drive(
     })
 }
 
-/// One task: take the next batch until the queue is empty.
+/// One receiver: take the next batch until the queue is empty.
 async fn pull(
-    contender: Arc<Contender>,
+    path: Arc<Driven>,
     orders: Arc<Vec<Order>>,
     cursor: Arc<AtomicUsize>,
 ) -> Result<Vec<Duration>, BenchError> {
-    let size = contender.batch_size();
+    let size = path.batch_size();
     let mut latencies = Vec::new();
     loop {
         let start = cursor.fetch_add(size, Ordering::Relaxed);
@@ -60,7 +62,7 @@ async fn pull(
         }
         let batch = &orders[start..(start + size).min(orders.len())];
         let sent = Instant::now();
-        contender.handle(batch).await?;
+        path.handle(batch).await?;
         latencies.extend(std::iter::repeat_n(sent.elapsed(), batch.len()));
     }
 }

@@ -49,6 +49,7 @@ pub async fn check(stack: &Stack, sales: &[Sale], steps: &[RateStep]) -> Result<
         passed: problems.is_empty(),
         confirmed,
         rejected,
+        available: None,
         problems,
     })
 }
@@ -101,6 +102,7 @@ pub fn merge(fifo: Option<Check>, standard: Option<Check>) -> Check {
         passed: fifo.passed && standard.passed,
         confirmed: fifo.confirmed + standard.confirmed,
         rejected: fifo.rejected + standard.rejected,
+        available: None,
         problems,
     }
 }
@@ -110,6 +112,7 @@ fn not_run() -> Check {
         passed: false,
         confirmed: 0,
         rejected: 0,
+        available: None,
         problems: vec!["not run".into()],
     }
 }

@@ -11,8 +11,9 @@ use super::{paths, BenchError};
 use crate::config::{self, AwsSettings, SecretUrl};
 use crate::db::{self, Database};
 
-/// Connections of the bench's pool: enough for 16 tasks on any path, with room to spare.
-const POOL_SIZE: u32 = 24;
+/// Connections of the bench's pool: one per receiver of the largest cell (64) and room to
+/// spare, so no path's concurrency is capped by the pool instead of by its own locking.
+const POOL_SIZE: u32 = 72;
 
 /// The services a bench connects to (the same settings every role reads).
 #[derive(Debug, Clone)]

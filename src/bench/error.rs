@@ -21,7 +21,7 @@ pub enum BenchError {
         #[source]
         source: redis::RedisError,
     },
-    #[error("coalesced path: {0}")]
+    #[error("our path: {0}")]
     Worker(String),
     #[error(transparent)]
     Setup(#[from] crate::setup::SetupError),

@@ -1,11 +1,13 @@
 //! `fulfil bench`: the product's claim measured side by side. The `stock` scenario feeds the
-//! stock-decrement stage in-process with the same pre-generated orders and the same number
-//! of tasks to our coalesced batch path and to two baselines that exist only here (a
-//! Redisson-style per-order lock, a PostgreSQL `SELECT … FOR UPDATE` per order), checks every
-//! run's outcome, and measures the peak RSS of a `fulfil worker` process under load. The
-//! `e2e` scenario runs the whole pipeline as processes against LocalStack's own ceiling.
-//! Everything runs in a database, Redis key prefix and topology of the bench's own; nothing
-//! outside `src/bench/` uses the baselines.
+//! stock-decrement stage in-process with the same pre-generated orders from the same number
+//! of concurrent receivers to our path (`Worker::process`, as the consumer calls it) and to
+//! two baselines that exist only here (a Redisson-style per-order lock, a PostgreSQL
+//! `SELECT … FOR UPDATE` per order), puts ours against a bare "lock + one transaction of N
+//! rows" ceiling, times the seed article's sale, checks every run's outcome, and measures the
+//! peak RSS of a `fulfil worker` process under load. The `e2e` scenario runs the whole
+//! pipeline as processes against LocalStack's own ceiling. Everything runs in a database,
+//! Redis key prefix and topology of the bench's own; nothing outside `src/bench/` uses the
+//! baselines or the ceiling.
 
 mod bare_pipeline;
 mod ceiling;
@@ -38,6 +40,7 @@ pub mod workload;
 pub use cli::{run, run_cli, run_stock, BenchArgs, Scenario};
 pub use env::{BenchEnv, Services};
 pub use error::BenchError;
+pub use paths::Path;
 pub use report::Report;
 
 /// How big and how often: from the command line, or `quick` for the test.
@@ -51,6 +54,8 @@ pub struct Options {
     pub warmup: usize,
     /// Products of the "many products" workload (stock 10 each).
     pub products: usize,
+    /// Buyers of the seed case (1000 is the seed article's; fewer only for a smoke run).
+    pub seed_case_buyers: usize,
     /// Orders published to the worker whose peak RSS is measured.
     pub rss_orders: usize,
     pub quick: bool,
@@ -64,6 +69,7 @@ impl Options {
                 repeat: 1,
                 warmup: 20,
                 products: 20,
+                seed_case_buyers: 100,
                 rss_orders: 200,
                 quick,
             }
@@ -73,6 +79,7 @@ impl Options {
                 repeat: 3,
                 warmup: 200,
                 products: 1000,
+                seed_case_buyers: 1000,
                 rss_orders: 5000,
                 quick,
             }

@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::check::Check;
-use super::driver::Timed;
 use super::e2e::E2eReport;
-use super::paths::Path;
+use super::paths::{Measured, Path};
 use super::rss::RssReport;
 use super::stats::{median, percentile_ms};
 use super::targets::Target;
 use super::workload::{Shape, Workload};
 use super::{BenchError, Options};
+use crate::worker::GroupFigures;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -123,49 +123,105 @@ pub struct StockReport {
 }
 
 impl StockReport {
-    pub fn cell(&self, shape: Shape, tasks: usize) -> Option<&Cell> {
+    pub fn cell(&self, shape: Shape, receivers: usize) -> Option<&Cell> {
         self.cells
             .iter()
-            .find(|c| c.workload.shape == shape && c.tasks == tasks)
+            .find(|c| c.workload.shape == shape && c.receivers == receivers)
     }
 }
 
-/// One workload at one concurrency: every path's runs and medians, and our ratios.
+/// One workload at one number of receivers: every path's runs, and our ratios from the
+/// median orders/s: over (a), over (b), and as a fraction of the ceiling (c).
 #[derive(Debug, Serialize)]
 pub struct Cell {
     pub label: String,
     pub workload: Workload,
-    pub tasks: usize,
+    pub receivers: usize,
     pub paths: Vec<PathResult>,
-    /// Median orders/s of ours over baseline (a), and over baseline (b).
-    pub coalesced_vs_a: Option<f64>,
-    pub coalesced_vs_b: Option<f64>,
+    pub ours_vs_a: Option<f64>,
+    pub ours_vs_b: Option<f64>,
+    pub ours_of_ceiling: Option<f64>,
 }
 
 impl Cell {
-    pub fn new(workload: &Workload, tasks: usize, paths: Vec<PathResult>) -> Self {
+    pub fn new(workload: &Workload, receivers: usize, paths: Vec<PathResult>) -> Self {
         let ops = |p: Path| {
             paths
                 .iter()
                 .find(|r| r.path == p)
-                .map(|r| r.median.orders_per_s)
+                .map(|r| r.orders_per_s.median)
         };
-        let ratio = |base: Path| match (ops(Path::Coalesced), ops(base)) {
+        let ratio = |base: Path| match (ops(Path::Ours), ops(base)) {
             (Some(ours), Some(theirs)) if theirs > 0.0 => Some(ours / theirs),
             _ => None,
         };
         Self {
             label: workload.label(),
             workload: workload.clone(),
-            tasks,
-            coalesced_vs_a: ratio(Path::Redisson),
-            coalesced_vs_b: ratio(Path::ForUpdate),
+            receivers,
+            ours_vs_a: ratio(Path::Redisson),
+            ours_vs_b: ratio(Path::ForUpdate),
+            ours_of_ceiling: ratio(Path::Ceiling),
             paths,
         }
     }
 
     pub fn passed(&self) -> bool {
         self.paths.iter().all(|p| p.passed)
+    }
+
+    pub fn path(&self, path: Path) -> Option<&PathResult> {
+        self.paths.iter().find(|p| p.path == path)
+    }
+}
+
+/// The median of a figure over a cell's runs, and its range: how noisy the median is.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Self {
+        Self {
+            median: median(values),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// One path in one cell: every run, and the median (and range) of each figure over them.
+#[derive(Debug, Serialize)]
+pub struct PathResult {
+    pub path: Path,
+    pub orders_per_s: Spread,
+    /// Until every order of the run was decided.
+    pub elapsed_s: Spread,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Medians over the runs; ours and the ceiling only.
+    pub groups: Option<Groups>,
+    pub passed: bool,
+    pub runs: Vec<Run>,
+}
+
+impl PathResult {
+    pub fn new(path: Path, runs: Vec<Run>) -> Self {
+        let of = |f: fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
+        let groups: Vec<Groups> = runs.iter().filter_map(|r| r.groups).collect();
+        Self {
+            path,
+            orders_per_s: Spread::of(&of(|r| r.figures.orders_per_s)),
+            elapsed_s: Spread::of(&of(|r| r.elapsed_s)),
+            p50_ms: median(&of(|r| r.figures.p50_ms)),
+            p99_ms: median(&of(|r| r.figures.p99_ms)),
+            groups: (!groups.is_empty()).then(|| Groups::median(&groups)),
+            passed: runs.iter().all(|r| r.check.passed),
+            runs,
+        }
     }
 }
 
@@ -176,29 +232,32 @@ pub struct Figures {
     pub p99_ms: f64,
 }
 
-/// One path in one cell: every run and the median of each figure over the runs.
-#[derive(Debug, Serialize)]
-pub struct PathResult {
-    pub path: Path,
-    pub median: Figures,
-    pub passed: bool,
-    pub runs: Vec<Run>,
+/// How much a path grouped in one run: orders per commit and lock rounds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Groups {
+    pub commits: f64,
+    pub mean_per_commit: f64,
+    pub p99_per_commit: f64,
+    pub lock_rounds: f64,
 }
 
-impl PathResult {
-    pub fn new(path: Path, runs: Vec<Run>) -> Self {
-        let of = |f: fn(&Figures) -> f64| {
-            median(&runs.iter().map(|r| f(&r.figures)).collect::<Vec<_>>())
-        };
+impl Groups {
+    fn from_figures(figures: &GroupFigures) -> Self {
         Self {
-            path,
-            median: Figures {
-                orders_per_s: of(|f| f.orders_per_s),
-                p50_ms: of(|f| f.p50_ms),
-                p99_ms: of(|f| f.p99_ms),
-            },
-            passed: runs.iter().all(|r| r.check.passed),
-            runs,
+            commits: figures.commands_per_commit.len() as f64,
+            mean_per_commit: figures.mean_per_commit(),
+            p99_per_commit: figures.p99_per_commit() as f64,
+            lock_rounds: figures.lock_rounds as f64,
+        }
+    }
+
+    fn median(runs: &[Groups]) -> Self {
+        let of = |f: fn(&Groups) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+        Self {
+            commits: of(|g| g.commits),
+            mean_per_commit: of(|g| g.mean_per_commit),
+            p99_per_commit: of(|g| g.p99_per_commit),
+            lock_rounds: of(|g| g.lock_rounds),
         }
     }
 }
@@ -208,13 +267,17 @@ impl PathResult {
 pub struct Run {
     pub figures: Figures,
     pub elapsed_s: f64,
-    /// Our batches handed back for another delivery (None for the baselines).
+    /// Our batches handed back for another delivery (None for the others).
     pub batch_retries: Option<u64>,
+    pub groups: Option<Groups>,
+    /// The ceiling's N: ours' mean orders per commit in the same repetition, rounded.
+    pub group_size: Option<usize>,
     pub check: Check,
 }
 
 impl Run {
-    pub fn new(timed: &Timed, check: Check, batch_retries: Option<u64>) -> Self {
+    pub fn new(measured: &Measured, check: Check, group_size: Option<usize>) -> Self {
+        let timed = &measured.timed;
         let secs = timed.elapsed.max(Duration::from_micros(1)).as_secs_f64();
         Self {
             figures: Figures {
@@ -223,7 +286,9 @@ impl Run {
                 p99_ms: percentile_ms(&timed.latencies, 0.99),
             },
             elapsed_s: secs,
-            batch_retries,
+            batch_retries: measured.retries,
+            groups: measured.groups.as_ref().map(Groups::from_figures),
+            group_size,
             check,
         }
     }

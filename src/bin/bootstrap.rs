@@ -93,6 +93,7 @@ async fn worker() -> Result<Worker, lambda_runtime::Error> {
     let cache = StockCache::new(redis, &settings.redis_key_prefix);
     let worker_settings = WorkerSettings {
         groups: settings.groups,
+        transaction_deadline: settings.lock.lease,
         ..WorkerSettings::default()
     };
     Ok(Worker::new(pool, locks, cache, worker_settings))

@@ -1,7 +1,7 @@
 //! The invariant checker: reads the write database, the read database, what was kept as
 //! invalid or conflicting, what sits in the dead-letter queues and the list of what was
 //! published, and says whether the product kept its promises (contract guarantees 1–7 and
-//! DESIGN.md's invariants). Used by the fault tests, the chaos soak and `fulfil check`.
+//! ARCHITECTURE.md's invariants). Used by the fault tests, the chaos soak and `fulfil check`.
 //!
 //! It reads everything and writes nothing (dead-letter messages are peeked and shown again).
 //! Meant for a drained pipeline: work still in flight shows as lost or as differences.

@@ -73,12 +73,19 @@ fn order_lines(items: &[Value], path: &str) -> Result<Vec<OrderLine>> {
     Ok(lines)
 }
 
+/// Free text as fulfil stores and publishes it: U+0000, valid in JSON but refused by
+/// PostgreSQL's `text` and `jsonb`, becomes U+FFFD (the contract README's clarification), so
+/// that a valid command is applied rather than failing as a poison message.
+fn storable_text(text: &str) -> String {
+    text.replace('\u{0}', "\u{FFFD}")
+}
+
 fn cancel_order(fields: &Fields) -> Result<CancelOrder> {
     let order_id = fields.id("order_id", &ID)?.to_owned();
     let reason = fields.optional_text("reason", MAX_REASON_CHARS)?;
     Ok(CancelOrder {
         order_id,
-        reason: reason.map(str::to_owned),
+        reason: reason.map(storable_text),
     })
 }
 
@@ -89,7 +96,7 @@ fn restock(fields: &Fields) -> Result<Restock> {
     Ok(Restock {
         product_id,
         quantity,
-        name: name.map(str::to_owned),
+        name: name.map(storable_text),
     })
 }
 
@@ -209,6 +216,19 @@ mod tests {
         assert!(message_for(PLACE, all_wrong).starts_with("order_id:"));
         let later_wrong = json!({"user_id": 2, "lines": 3});
         assert!(message_for(PLACE, later_wrong).starts_with("user_id:"));
+    }
+
+    #[test]
+    fn a_nul_in_free_text_is_stored_as_the_replacement_character() {
+        let cancel = parsed(&example_with(CANCEL, json!({"reason": "a\u{0}b"})));
+        let restock = parsed(&example_with(RESTOCK, json!({"name": "\u{0}"})));
+        match (cancel.command, restock.command) {
+            (Command::CancelOrder(c), Command::Restock(r)) => {
+                assert_eq!(c.reason.as_deref(), Some("a\u{FFFD}b"));
+                assert_eq!(r.name.as_deref(), Some("\u{FFFD}"));
+            }
+            other => panic!("unexpected commands: {other:?}"),
+        }
     }
 
     #[test]

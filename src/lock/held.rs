@@ -1,5 +1,5 @@
 //! One acquisition's locks: the fencing tokens the write DB checks, the `lost` alarm the batch
-//! watches, and the release that must come only after the commit (DESIGN.md step 6).
+//! watches, and the release that must come only after the commit (ARCHITECTURE.md step 6).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Per-product Redis locks for the worker's batch path (DESIGN.md steps 3 and 6).
+//! Per-product Redis locks for the worker's batch path (ARCHITECTURE.md steps 3 and 6).
 //!
 //! A batch takes all its products' locks in one atomic script call: there is no lock order to
 //! get wrong and never a half-held set. Every acquisition also gets a fencing token, because
@@ -96,6 +96,24 @@ impl StockLock {
                 }
                 Attempt::Held(_) => sleep_until(backoff.next_wake().min(deadline)).await,
             }
+        }
+    }
+
+    /// One attempt, no waiting: every product's lock, or the id of a product held by someone
+    /// else (then nothing is held), so a caller can go on without that product.
+    ///
+    /// # Errors
+    /// `Redis` if Redis failed or did not answer within the lease.
+    pub async fn try_acquire(
+        &self,
+        product_ids: &[&str],
+    ) -> Result<Result<HeldLocks, String>, LockError> {
+        let keys = self.keys_for(product_ids);
+        let token = Uuid::new_v4().to_string();
+        let sent = Instant::now();
+        match self.attempt(&keys, &token, sent).await? {
+            Attempt::Acquired(fences) => Ok(Ok(self.grant(keys, token, fences, sent))),
+            Attempt::Held(index) => Ok(Err(keys.product_ids[index].clone())),
         }
     }
 

@@ -48,6 +48,7 @@ pub async fn run(settings: WorkerRunSettings, shutdown: CancellationToken) -> Re
     let cache = StockCache::new(redis, &settings.redis_key_prefix);
     let worker_settings = WorkerSettings {
         groups: settings.groups,
+        transaction_deadline: settings.lock.lease,
         ..WorkerSettings::default()
     };
     let worker = Arc::new(Worker::new(pool, locks, cache, worker_settings));

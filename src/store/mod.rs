@@ -47,8 +47,9 @@ impl From<sqlx::Error> for StoreError {
             .and_then(|d| d.code())
             .map(|c| c.into_owned());
         match code.as_deref() {
-            // unique violation, serialization failure, deadlock
-            Some("23505" | "40001" | "40P01") => StoreError::Conflict(err),
+            // unique violation, serialization failure, deadlock; a row lock or a statement
+            // that ran into its bounded wait (lock_timeout, statement_timeout): try again
+            Some("23505" | "40001" | "40P01" | "55P03" | "57014") => StoreError::Conflict(err),
             // admin shutdown, crash shutdown, cannot connect now
             Some("57P01" | "57P02" | "57P03") => StoreError::Unavailable(err),
             _ => StoreError::Other(err),

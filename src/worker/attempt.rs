@@ -75,7 +75,10 @@ impl Worker {
         let mut wanted = products.clone();
         for attempt in 1..=self.settings.max_attempts {
             match self.attempt(valid, &wanted, &mut lease, attempt == 1).await {
-                Ok(fates) => return (in_order(valid, fates), lease),
+                Ok(fates) => {
+                    let ids: Vec<&str> = valid.iter().map(|v| v.message_id.as_str()).collect();
+                    return (super::in_order(&ids, fates), lease);
+                }
                 Err(Retry::Again { why, relock }) => {
                     tracing::debug!(attempt, %why, "unit attempt will be retried");
                     wanted.extend(relock);
@@ -111,8 +114,21 @@ impl Worker {
         let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
         self.hold(products, lease).await?;
         let holding = std::time::Instant::now();
-        let result = self.under_lock(&mut conn, &fresh, products, lease).await;
+        let deadline = self.settings.transaction_deadline;
+        let work = self.under_lock(&mut conn, &fresh, products, lease);
+        let result = tokio::time::timeout(deadline, work).await;
         metrics::histogram!("fulfil_lock_hold_seconds").record(holding.elapsed().as_secs_f64());
+        let Ok(result) = result else {
+            // The connection went quiet mid-transaction (cut, black-holed): close it rather
+            // than reuse it, and give the locks back; the server ends the transaction by its
+            // own idle timeout, and whatever did commit is a duplicate next time.
+            conn.close_on_drop();
+            super::unit::release_later(lease.take());
+            return Err(Retry::Stop(WorkerError::Outage {
+                dependency: "write database",
+                detail: format!("a unit's transaction did not finish within {deadline:?}"),
+            }));
+        };
         fates.extend(result?);
         Ok(fates)
     }
@@ -233,10 +249,15 @@ impl Worker {
         lease: &mut Option<Lease>,
     ) -> Result<Fates, Retry> {
         failpoint::step("worker::after_lock")?;
+        let mut steps = super::steps::Steps::start();
         let ids: Vec<String> = product_ids.iter().cloned().collect();
         let stock = self.read_stock(&ids, lease.as_ref()).await?;
+        steps.lap("read_stock");
         let mut tx = conn.begin().await.map_err(StoreError::from)?;
-        let (stored_orders, pending) = self.load_orders(&mut tx, fresh, product_ids).await?;
+        steps.lap("begin");
+        let (stored_orders, pending) = self
+            .load_orders(&mut tx, fresh, product_ids, &mut steps)
+            .await?;
         let mut state = State {
             products: stock
                 .iter()
@@ -261,7 +282,8 @@ impl Worker {
             pending: &pending,
         };
         let plan = plan::build(&before, &decided, &state, &fences, Utc::now());
-        if let Err(err) = write(&mut tx, &plan, fresh, &decided).await {
+        steps.lap("decide_and_plan");
+        if let Err(err) = write(&mut tx, &plan, fresh, &decided, &mut steps).await {
             drop(tx);
             return Err(self.after_failed_write(err, lease).await);
         }
@@ -271,9 +293,12 @@ impl Worker {
         bugs::release_lock_before_commit(lease).await;
         failpoint::step("worker::before_commit")?;
         tx.commit().await.map_err(StoreError::from)?;
+        steps.lap("commit");
         self.stats.committed(fresh.len());
         failpoint::step("worker::after_commit_before_cache")?;
         self.cache_after_commit(&plan).await;
+        steps.lap("cache_write");
+        steps.finish(fresh.len());
         remember_committed(lease, stock, &plan);
         Ok(fresh
             .iter()
@@ -315,13 +340,14 @@ impl Worker {
         Ok(stock)
     }
 
-    /// Serialises on the batch's orders, re-checks the inbox under that lock, and loads the
-    /// orders and pending cancels the domain needs.
+    /// Serialises on the unit's orders and loads the orders and pending cancels the domain
+    /// needs.
     async fn load_orders(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         fresh: &[&Valid],
         locked: &BTreeSet<String>,
+        steps: &mut super::steps::Steps,
     ) -> Result<
         (
             BTreeMap<String, StoredOrder>,
@@ -334,15 +360,12 @@ impl Worker {
             .filter_map(|v| order_id(&v.envelope.command))
             .collect();
         orders::lock_orders(tx, &order_ids).await?;
-        let command_ids: Vec<String> = fresh
-            .iter()
-            .map(|v| v.envelope.command_id.clone())
-            .collect();
-        let known = inbox::fingerprints(&mut **tx, &command_ids).await?;
-        if !known.is_empty() && !bugs::skip_inbox_check() {
-            return Err(again("a command of the batch was applied concurrently"));
-        }
+        steps.lap("lock_orders");
+        // No second inbox look-up here: a command applied meanwhile by another process
+        // makes the inbox insert fail on its primary key (a conflict), and the next attempt
+        // drops it as known. The key is the guard; a look-up would only cost a round trip.
         let stored = orders::load(&mut **tx, &order_ids).await?;
+        steps.lap("load_orders");
         let unlocked: BTreeSet<String> = stored
             .values()
             .flat_map(|s| s.order.lines.iter().map(|l| l.product_id.clone()))
@@ -355,6 +378,7 @@ impl Worker {
             });
         }
         let pending = orders::load_pending(&mut **tx, &order_ids).await?;
+        steps.lap("load_pending");
         Ok((stored, pending))
     }
 
@@ -443,9 +467,12 @@ async fn write(
     plan: &Plan,
     fresh: &[&Valid],
     decided: &[Decided<'_>],
+    steps: &mut super::steps::Steps,
 ) -> Result<(), StoreError> {
     bugs::insert_inbox(tx, &plan.inbox).await?;
+    steps.lap("inbox");
     orders::write(tx, &plan.orders).await?;
+    steps.lap("orders");
     for (order_id, cancel) in &plan.remember_cancels {
         orders::remember_cancel(tx, order_id, cancel).await?;
     }
@@ -453,7 +480,9 @@ async fn write(
         orders::forget_cancel(tx, order_id).await?;
     }
     products::write(tx, &plan.products).await?;
+    steps.lap("products");
     outbox::append(tx, &plan.events).await?;
+    steps.lap("outbox");
     for (v, d) in fresh
         .iter()
         .zip(decided)
@@ -487,24 +516,6 @@ fn cancelled_order(v: &Valid) -> Option<String> {
         Command::CancelOrder(c) => Some(c.order_id.clone()),
         _ => None,
     }
-}
-
-/// Fates by position: `fates` holds one per command, keyed by `Valid::index`. A command
-/// without one is a bug, and guessing a fate could delete a message never applied.
-fn in_order(valid: &[&Valid], fates: Fates) -> Result<Vec<Fate>, WorkerError> {
-    let mut slots: Vec<Option<Fate>> = vec![None; valid.len()];
-    for (index, fate) in fates {
-        if let Some(slot) = slots.get_mut(index) {
-            *slot = Some(fate);
-        }
-    }
-    let missing =
-        |i: usize| WorkerError::Failed(format!("no fate for message {}", valid[i].message_id));
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| f.ok_or_else(|| missing(i)))
-        .collect()
 }
 
 /// A short jittered pause between attempts, longer each time.

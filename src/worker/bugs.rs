@@ -4,7 +4,7 @@
 //! plain batch path.
 //!
 //! - `worker::bug_release_lock_before_commit`: the locks go before the commit, the very bug
-//!   DESIGN.md step 6 forbids.
+//!   ARCHITECTURE.md step 6 forbids.
 //! - `worker::bug_skip_inbox_check`: known commands are decided again; only their inbox row
 //!   is not inserted twice (so the transaction commits), their effects are.
 

@@ -1,4 +1,4 @@
-//! Group commit per product (DESIGN.md step 3): every command of every receive in flight in
+//! Group commit per product (ARCHITECTURE.md step 3): every command of every receive in flight in
 //! this process waits here for its products; a *unit* takes all queued commands whose
 //! products are free and commits them together (one lock round, one transaction, one cache
 //! write, one release). While a unit commits, the commands that arrive for its products
@@ -28,6 +28,8 @@ pub struct GroupLimits {
     /// Consecutive units that may reuse one lease before it is released, so that other
     /// processes waiting for the same products get their turn.
     pub max_lease_streak: u32,
+    /// Commands that must be waiting before a unit starts beside one already running.
+    pub min_to_overlap: usize,
 }
 
 impl Default for GroupLimits {
@@ -36,6 +38,7 @@ impl Default for GroupLimits {
             max_units: 4,
             max_commands: 512,
             max_lease_streak: 16,
+            min_to_overlap: 32,
         }
     }
 }
@@ -62,8 +65,15 @@ impl<T> Queue<T> {
         self.waiting.push_back(Waiting { products, item });
     }
 
+    /// Whether another unit should start now: always when none runs; beside a running one
+    /// only once enough commands wait to be worth a commit of their own (otherwise they
+    /// collect for the next unit, which makes commits fuller and fewer: group commit).
     pub fn has_room(&self, limits: &GroupLimits) -> bool {
-        self.running < limits.max_units
+        match self.running {
+            0 => true,
+            n if n < limits.max_units => self.waiting.len() >= limits.min_to_overlap,
+            _ => false,
+        }
     }
 
     /// Takes the next unit: in arrival order, every command whose products are neither busy
@@ -193,6 +203,21 @@ mod tests {
         let q = queue(&[("a", &["p"])]);
         assert!(q.wanted(&set(&["p"])));
         assert!(!q.wanted(&set(&["p", "q"])));
+    }
+
+    #[test]
+    fn a_second_unit_starts_beside_a_running_one_only_for_enough_waiting_commands() {
+        let limits = GroupLimits {
+            max_units: 2,
+            min_to_overlap: 2,
+            ..GroupLimits::default()
+        };
+        let mut q = queue(&[("a", &["p"])]);
+        let _running = q.take_unit(10, None);
+        q.push(set(&["q"]), "b".into());
+        assert!(!q.has_room(&limits));
+        q.push(set(&["r"]), "c".into());
+        assert!(q.has_room(&limits));
     }
 
     #[test]

@@ -7,14 +7,38 @@ use std::collections::HashSet;
 use std::time::{Instant, SystemTime};
 
 use super::{Fate, Incoming, Worker, WorkerError};
-use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage};
+use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage, Settled};
 
 impl BatchHandler for Worker {
     async fn handle(&self, batch: Vec<Message>) -> Result<Vec<Disposition>, Outage> {
+        self.handle_with(batch, None).await
+    }
+
+    /// Each message is settled when its own unit commits: a hot or slow product holds only
+    /// its own messages.
+    async fn handle_settling(
+        &self,
+        batch: Vec<Message>,
+        settled: Settled,
+    ) -> Result<Vec<Disposition>, Outage> {
+        self.handle_with(batch, Some(&settled)).await
+    }
+
+    async fn healthy(&self) -> bool {
+        Worker::healthy(self).await
+    }
+}
+
+impl Worker {
+    async fn handle_with(
+        &self,
+        batch: Vec<Message>,
+        settled: Option<&Settled>,
+    ) -> Result<Vec<Disposition>, Outage> {
         let started = Instant::now();
         metrics::histogram!("fulfil_batch_size").record(batch.len() as f64);
         metrics::counter!("fulfil_messages_received_total").increment(batch.len() as u64);
-        let dispositions = match self.process(&incoming(&batch)).await {
+        let dispositions = match self.process_settling(&incoming(&batch), settled).await {
             Ok(fates) => Ok(done(&batch, &fates)),
             Err(WorkerError::Outage { dependency, detail }) => Err(Outage { dependency, detail }),
             Err(WorkerError::Transient(why)) => {
@@ -31,12 +55,6 @@ impl BatchHandler for Worker {
         dispositions
     }
 
-    async fn healthy(&self) -> bool {
-        Worker::healthy(self).await
-    }
-}
-
-impl Worker {
     /// One message at a time, in order; after a failure in a FIFO group, that group's later
     /// messages are left too, so none overtakes the failed one. A failure on the message's
     /// last delivery dead-letters it at once instead, and its group goes on.

@@ -1,4 +1,4 @@
-//! The batch path, DESIGN.md's seven steps composed from the pieces: parse (invalid ones are
+//! The batch path, ARCHITECTURE.md's seven steps composed from the pieces: parse (invalid ones are
 //! kept and done), drop known commands, lock every product the batch touches (one lock round
 //! for all its commands: coalescing), read stock from the cache, decide with the pure core,
 //! write everything in one transaction, and only after the commit write the cache and
@@ -11,6 +11,7 @@ mod group;
 mod handler;
 pub mod plan;
 mod stats;
+mod steps;
 mod unit;
 
 pub use group::GroupLimits;
@@ -18,10 +19,13 @@ pub use stats::{GroupFigures, GroupStats};
 
 use std::sync::Arc;
 
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use sqlx::PgPool;
 
 use crate::contract::Envelope;
 use crate::lock::{LockError, StockLock};
+use crate::queue::consumer::Settled;
 use crate::stock_cache::{CacheError, StockCache};
 use crate::store::{invalid, StoreError};
 
@@ -115,6 +119,10 @@ pub struct WorkerSettings {
     pub max_attempts: u32,
     /// How commands are grouped into commits.
     pub groups: GroupLimits,
+    /// Longest a unit's transaction may take, from the first statement to the commit, before
+    /// the unit gives its locks back (at most the lock lease: the database's own timeouts
+    /// end a stuck session well before it).
+    pub transaction_deadline: std::time::Duration,
 }
 
 impl Default for WorkerSettings {
@@ -122,6 +130,7 @@ impl Default for WorkerSettings {
         Self {
             max_attempts: 8,
             groups: GroupLimits::default(),
+            transaction_deadline: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -188,6 +197,16 @@ impl Worker {
     /// Runs the batch path; one fate per message, in order. An error means nothing of the
     /// batch's valid commands was applied (invalid ones may already be kept: idempotent).
     pub async fn process(&self, batch: &[Incoming]) -> Result<Vec<Fate>, WorkerError> {
+        self.process_settling(batch, None).await
+    }
+
+    /// [`Worker::process`], telling `settled` of each message as soon as its fate is final
+    /// (its unit committed), so the consumer can delete it before the rest are decided.
+    pub async fn process_settling(
+        &self,
+        batch: &[Incoming],
+        settled: Option<&Settled>,
+    ) -> Result<Vec<Fate>, WorkerError> {
         crate::failpoint::step("worker::after_receive")?;
         let mut fates: Vec<Option<Fate>> = vec![None; batch.len()];
         let mut valid = Vec::new();
@@ -203,18 +222,14 @@ impl Worker {
                 Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
             }
         }
-        for (index, fate) in self.apply(valid).await? {
-            fates[index] = Some(fate);
-        }
-        // Every message gets a fate; a gap would be a bug, and guessing one could delete a
-        // message that was never applied.
-        let missing =
-            |i: usize| WorkerError::Failed(format!("no fate for message {}", batch[i].message_id));
-        fates
+        let message_ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
+        let mut known: Vec<(usize, Fate)> = fates
             .into_iter()
             .enumerate()
-            .map(|(i, f)| f.ok_or_else(|| missing(i)))
-            .collect()
+            .filter_map(|(i, f)| Some((i, f?)))
+            .collect();
+        known.extend(self.apply(valid, settled).await?);
+        in_order(&message_ids, known)
     }
 
     async fn keep_invalid(
@@ -240,7 +255,11 @@ impl Worker {
     /// waits for every answer. Any error fails the receive as a whole (the worst one wins:
     /// an outage, then a failure, then a retry); what was applied meanwhile is a duplicate
     /// when it comes again.
-    async fn apply(&self, valid: Vec<Valid>) -> Result<Vec<(usize, Fate)>, WorkerError> {
+    async fn apply(
+        &self,
+        valid: Vec<Valid>,
+        settled: Option<&Settled>,
+    ) -> Result<Vec<(usize, Fate)>, WorkerError> {
         let refs: Vec<&Valid> = valid.iter().collect();
         let (mut fates, fresh) = self
             .drop_known(&refs)
@@ -253,15 +272,24 @@ impl Worker {
             .collect();
         let products = self.products_of_each(&fresh).await?;
         let answers = self.submit(fresh.into_iter().zip(products).collect());
+        let mut answers: FuturesUnordered<_> = answers
+            .into_iter()
+            .map(|(index, answer)| async move { (index, answer.await) })
+            .collect();
         let mut worst: Option<WorkerError> = None;
-        for (index, answer) in answers {
+        while let Some((index, answer)) = answers.next().await {
             let gone = || {
                 Err(WorkerError::Failed(
                     "its unit ended without an answer".into(),
                 ))
             };
-            match answer.await.unwrap_or_else(|_| gone()) {
-                Ok(fate) => fates.push((index, fate)),
+            match answer.unwrap_or_else(|_| gone()) {
+                Ok(fate) => {
+                    if let Some(settled) = settled {
+                        settled.done(index);
+                    }
+                    fates.push((index, fate));
+                }
                 Err(e) => worst = Some(worse(worst, e)),
             }
         }
@@ -269,10 +297,32 @@ impl Worker {
     }
 
     /// Whether the write database and Redis answer: the consumer's probe during an outage.
+    /// Each probe is bounded: a black-holed dependency must read as unhealthy, not hang.
     pub async fn healthy(&self) -> bool {
-        let db = sqlx::query("SELECT 1").execute(&self.pool).await.is_ok();
-        db && self.cache.ping().await
+        let bound = std::time::Duration::from_secs(2);
+        let db = sqlx::query("SELECT 1").execute(&self.pool);
+        let db = matches!(tokio::time::timeout(bound, db).await, Ok(Ok(_)));
+        db && tokio::time::timeout(bound, self.cache.ping())
+            .await
+            .unwrap_or(false)
     }
+}
+
+/// Fates by position (`fates` keyed by index into `message_ids`). Every message gets one; a
+/// gap would be a bug, and guessing a fate could delete a message never applied.
+fn in_order(message_ids: &[&str], fates: Vec<(usize, Fate)>) -> Result<Vec<Fate>, WorkerError> {
+    let mut slots: Vec<Option<Fate>> = vec![None; message_ids.len()];
+    for (index, fate) in fates {
+        if let Some(slot) = slots.get_mut(index) {
+            *slot = Some(fate);
+        }
+    }
+    let missing = |i: usize| WorkerError::Failed(format!("no fate for message {}", message_ids[i]));
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| f.ok_or_else(|| missing(i)))
+        .collect()
 }
 
 /// The error that decides a receive's fate: an outage holds it, a failure isolates its

@@ -21,6 +21,7 @@ pub(super) type Answer = Result<Fate, WorkerError>;
 /// A submitted command and where its answer goes.
 pub(super) struct Pending {
     pub valid: Valid,
+    pub products: BTreeSet<String>,
     pub reply: oneshot::Sender<Answer>,
 }
 
@@ -77,7 +78,12 @@ impl Worker {
             .map(|(valid, products)| {
                 let (reply, answer) = oneshot::channel();
                 let index = valid.index;
-                queue.push(products, Pending { valid, reply });
+                let pending = Pending {
+                    valid,
+                    products: products.clone(),
+                    reply,
+                };
+                queue.push(products, pending);
                 (index, answer)
             })
             .collect();
@@ -114,15 +120,7 @@ impl Worker {
     /// Commits the unit, answers each command, frees the products and forms the next unit.
     async fn run_unit(self, unit: Unit<Pending>, lease: Option<Lease>) {
         let Unit { products, items } = unit;
-        let (mut valid, replies): (Vec<Valid>, Vec<_>) =
-            items.into_iter().map(|p| (p.valid, p.reply)).unzip();
-        for (position, v) in valid.iter_mut().enumerate() {
-            v.index = position;
-        }
-        let (answers, lease) = self.commit_or_isolate(&valid, &products, lease).await;
-        for (reply, answer) in replies.into_iter().zip(answers) {
-            let _receiver_gone = reply.send(answer);
-        }
+        let lease = self.commit_splitting(items, &products, lease).await;
         let max_streak = self.groups.limits.max_lease_streak;
         let mut queue = self.groups.queue();
         queue.finish(&products);
@@ -133,6 +131,77 @@ impl Worker {
         drop(queue);
         release_later(give_back);
         self.dispatch(keep);
+    }
+
+    /// Commits the unit and answers its commands; a product locked by another process is
+    /// split off first (its commands then wait for it on their own, answered later), so it
+    /// holds up none of the others.
+    async fn commit_splitting(
+        &self,
+        items: Vec<Pending>,
+        products: &BTreeSet<String>,
+        lease: Option<Lease>,
+    ) -> Option<Lease> {
+        if products.len() < 2 || lease.as_ref().is_some_and(|l| l.covers(products)) {
+            return self.commit_and_answer(items, products, lease).await;
+        }
+        release_now(lease).await;
+        let ids: Vec<&str> = products.iter().map(String::as_str).collect();
+        match self.locks.try_acquire(&ids).await {
+            Ok(Ok(locks)) => {
+                self.stats.lock_round();
+                let lease = Some(Lease {
+                    locks,
+                    streak: 0,
+                    stock: BTreeMap::new(),
+                });
+                self.commit_and_answer(items, products, lease).await
+            }
+            Ok(Err(held)) => self.split_off(items, &held).await,
+            Err(e) => {
+                let e: WorkerError = e.into();
+                items
+                    .into_iter()
+                    .for_each(|p| answer(p.reply, Err(e.clone())));
+                None
+            }
+        }
+    }
+
+    /// Commits (and answers) the commands free of `held` first, then those that need it,
+    /// waiting for its lock as long as it takes.
+    async fn split_off(&self, items: Vec<Pending>, held: &str) -> Option<Lease> {
+        let (waiting, free): (Vec<Pending>, Vec<Pending>) =
+            items.into_iter().partition(|p| p.products.contains(held));
+        let union = |ps: &[Pending]| -> BTreeSet<String> {
+            ps.iter().flat_map(|p| p.products.iter().cloned()).collect()
+        };
+        let free_products = union(&free);
+        let free_lease = Box::pin(self.commit_splitting(free, &free_products, None)).await;
+        release_later(free_lease);
+        let wait_products = union(&waiting);
+        self.commit_and_answer(waiting, &wait_products, None).await
+    }
+
+    /// One commit (or command by command, see [`Worker::commit_or_isolate`]); each command
+    /// answered.
+    async fn commit_and_answer(
+        &self,
+        items: Vec<Pending>,
+        products: &BTreeSet<String>,
+        lease: Option<Lease>,
+    ) -> Option<Lease> {
+        if items.is_empty() {
+            return lease;
+        }
+        let (valid, replies): (Vec<Valid>, Vec<_>) =
+            items.into_iter().map(|p| (p.valid, p.reply)).unzip();
+        let valid = positioned(valid);
+        let (answers, lease) = self.commit_or_isolate(&valid, products, lease).await;
+        for (reply, a) in replies.into_iter().zip(answers) {
+            answer(reply, a);
+        }
+        lease
     }
 
     /// The unit as one commit; if it fails for an unexpected reason, each command alone, so
@@ -172,20 +241,37 @@ impl Worker {
     }
 }
 
+fn answer(reply: oneshot::Sender<Answer>, answer: Answer) {
+    let _receiver_gone = reply.send(answer);
+}
+
+/// Each command's `index` set to its position, as a unit's commit expects.
+fn positioned(mut valid: Vec<Valid>) -> Vec<Valid> {
+    for (position, v) in valid.iter_mut().enumerate() {
+        v.index = position;
+    }
+    valid
+}
+
 /// Gives a lease back in the background: nobody waits for a release. After the
 /// `worker::before_unlock` failpoint, whose error leaves the locks to expire by their lease,
 /// as a failed release does.
 pub(super) fn release_later(lease: Option<Lease>) {
+    if lease.is_some() {
+        tokio::spawn(release_now(lease));
+    }
+}
+
+/// Gives a lease back before going on (when the next step may want the same products).
+async fn release_now(lease: Option<Lease>) {
     let Some(lease) = lease else {
         return;
     };
-    tokio::spawn(async move {
-        if let Err(e) = crate::failpoint::step("worker::before_unlock") {
-            tracing::warn!(error = %e, "locks left to expire by their lease");
-            return;
-        }
-        if let Err(e) = lease.locks.release().await {
-            tracing::warn!(error = %e, "lock release failed; the lease will expire");
-        }
-    });
+    if let Err(e) = crate::failpoint::step("worker::before_unlock") {
+        tracing::warn!(error = %e, "locks left to expire by their lease");
+        return;
+    }
+    if let Err(e) = lease.locks.release().await {
+        tracing::warn!(error = %e, "lock release failed; the lease will expire");
+    }
 }

@@ -1,9 +1,11 @@
 //! `fulfil bench stock --quick`, in-process against the real PostgreSQL and Redis: every run
-//! of every path passes its correctness check and the report has every cell. No timing is
-//! asserted: performance is measured by `./dev bench`, not by tests.
+//! of every path (ours, both baselines, the ceiling) passes its correctness check, the seed
+//! case serves exactly half, and the report has every cell. No timing is asserted:
+//! performance is measured by `./dev bench`, not by tests.
 
+use fulfil::bench::report::{Cell, PathResult};
 use fulfil::bench::workload::Shape;
-use fulfil::bench::{Options, Services};
+use fulfil::bench::{Options, Path, Services};
 use fulfil::config;
 use fulfil::db::Database;
 
@@ -32,48 +34,80 @@ async fn the_quick_stock_scenario_decides_every_order_correctly_on_every_path() 
     let cells: Vec<(Shape, usize)> = stock
         .cells
         .iter()
-        .map(|c| (c.workload.shape, c.tasks))
+        .map(|c| (c.workload.shape, c.receivers))
         .collect();
     assert_eq!(
         cells,
         vec![
             (Shape::HotProduct, 4),
             (Shape::HotProduct, 16),
+            (Shape::HotProduct, 64),
             (Shape::ManyProducts, 4),
             (Shape::ManyProducts, 16),
+            (Shape::ManyProducts, 64),
+            (Shape::SeedCase, 16),
         ]
     );
     for cell in &stock.cells {
-        let paths: Vec<String> = cell.paths.iter().map(|p| p.path.label().into()).collect();
-        assert_eq!(
-            paths,
-            ["coalesced", "(a) redis lock", "(b) for update"],
-            "{}",
-            cell.label
-        );
-        assert!(cell.coalesced_vs_a.is_some() && cell.coalesced_vs_b.is_some());
+        let seed_case = cell.workload.shape == Shape::SeedCase;
+        let paths: Vec<&str> = cell.paths.iter().map(|p| p.path.label()).collect();
+        let expected: &[&str] = match seed_case {
+            true => &["ours", "(a) redis lock", "(b) for update"],
+            false => &["ours", "(a) redis lock", "(b) for update", "(c) ceiling"],
+        };
+        assert_eq!(paths, expected, "{}", cell.label);
+        assert!(cell.ours_vs_a.is_some() && cell.ours_vs_b.is_some());
+        assert_eq!(cell.ours_of_ceiling.is_some(), !seed_case);
         for path in &cell.paths {
-            assert_eq!(path.runs.len(), options.repeat);
-            for run in &path.runs {
-                let what = format!(
-                    "{} x {} tasks, {}",
-                    cell.label,
-                    cell.tasks,
-                    path.path.label()
-                );
-                assert!(run.check.passed, "{what}: {:?}", run.check.problems);
+            check_path(cell, path, &options);
+        }
+    }
+}
+
+/// Every run passed its check and decided every order; ours and the ceiling report their
+/// groups; a sell-out where the path decides order by order.
+fn check_path(cell: &Cell, path: &PathResult, options: &Options) {
+    assert_eq!(path.runs.len(), options.repeat);
+    let grouped = matches!(path.path, Path::Ours | Path::Ceiling);
+    for run in &path.runs {
+        let what = format!(
+            "{} x {} receivers, {}",
+            cell.label,
+            cell.receivers,
+            path.path.label()
+        );
+        assert!(run.check.passed, "{what}: {:?}", run.check.problems);
+        assert_eq!(
+            run.check.confirmed + run.check.rejected,
+            cell.workload.orders as i64,
+            "{what}"
+        );
+        assert_eq!(run.groups.is_some(), grouped, "{what}");
+        assert!(run
+            .groups
+            .is_none_or(|g| g.commits >= 1.0 && g.lock_rounds >= 1.0));
+        assert_eq!(
+            run.group_size.is_some(),
+            path.path == Path::Ceiling,
+            "{what}"
+        );
+        match cell.workload.shape {
+            Shape::HotProduct if path.path != Path::Ceiling => {
                 assert_eq!(
-                    run.check.confirmed + run.check.rejected,
-                    options.orders as i64,
+                    run.check.confirmed, cell.workload.stock,
+                    "{what}: a sell-out"
+                )
+            }
+            Shape::SeedCase => {
+                let half = cell.workload.orders as i64 / 2;
+                assert_eq!(
+                    (run.check.confirmed, run.check.rejected),
+                    (half, half),
                     "{what}"
                 );
-                if cell.workload.shape == Shape::HotProduct {
-                    assert_eq!(
-                        run.check.confirmed, cell.workload.stock,
-                        "{what}: a sell-out"
-                    );
-                }
+                assert_eq!(run.check.available, Some(0), "{what}");
             }
+            _ => {}
         }
     }
 }

@@ -168,3 +168,32 @@ async fn multi_line_orders_over_several_hot_products_finish_without_deadlock() {
     let left: i64 = w.count("SELECT sum(available)::int8 FROM products").await;
     assert_eq!(left + sold, 400_000, "stock is conserved");
 }
+
+#[tokio::test]
+async fn a_unit_of_forty_orders_on_one_product_writes_one_stock_event() {
+    let w = TestWorker::new().await;
+    w.batch(&[restock("r", "p", 100)]).await;
+    let orders: Vec<String> = (0..40)
+        .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("p", 1)]))
+        .collect();
+
+    let fates = w.batch(&orders).await;
+
+    assert_eq!(fates, vec![confirmed(); 40]);
+    let stock_events = "SELECT count(*) FROM outbox WHERE aggregate_type = 'product'";
+    assert_eq!(
+        w.count(stock_events).await,
+        2,
+        "the restock's and the unit's"
+    );
+    assert_eq!(
+        w.count("SELECT max(aggregate_version) FROM outbox WHERE aggregate_type = 'product'")
+            .await,
+        2
+    );
+    assert_eq!(
+        w.count("SELECT count(*) FROM outbox WHERE aggregate_type = 'order'")
+            .await,
+        40
+    );
+}

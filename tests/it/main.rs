@@ -9,6 +9,7 @@ mod flash_sale;
 mod foundation;
 mod group_commit;
 mod harness;
+mod hot_product;
 mod lambda;
 mod lock;
 mod lock_support;

@@ -374,3 +374,34 @@ async fn a_stale_lock_holders_write_is_refused_by_the_fence_even_at_the_right_ve
     drop(tx);
     assert_eq!(w.available("p").await, Some(9), "nothing was committed");
 }
+
+#[tokio::test]
+async fn a_nul_in_a_name_or_a_reason_is_applied_not_a_poison() {
+    let w = TestWorker::new().await;
+    let named = r#"{"version":1,"command_id":"r1","type":"Restock","product_id":"p","quantity":5,"name":"a\u0000b"}"#;
+    let cancel =
+        r#"{"version":1,"command_id":"c2","type":"CancelOrder","order_id":"o1","reason":"\u0000"}"#;
+
+    let fates = w
+        .batch(&[
+            named.to_owned(),
+            place("c1", "o1", &[("p", 2)]),
+            cancel.to_owned(),
+        ])
+        .await;
+
+    assert_eq!(
+        fates,
+        vec![
+            applied("RESTOCKED"),
+            applied("CONFIRMED"),
+            applied("CANCELLED")
+        ]
+    );
+    let name: String = sqlx::query_scalar("SELECT name FROM products")
+        .fetch_one(&w.pool)
+        .await
+        .unwrap();
+    assert_eq!(name, "a\u{FFFD}b");
+    assert_eq!(w.available("p").await, Some(5));
+}

@@ -24,7 +24,7 @@ impl ForUpdate {
     }
 
     pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
-        tables::seed_stock(&self.pool, generated).await
+        tables::seed_stock(&self.pool, tables::BASELINES, generated).await
     }
 
     /// BEGIN; SELECT … FOR UPDATE; UPDATE (if served); INSERT the order; COMMIT.

@@ -1,32 +1,21 @@
 //! Baseline (a), the seed's "Redisson-style" path, per order: take the product's Redis lock
-//! (SET NX PX with a random token, spinning with a short jittered backoff: 0.5 to 2 ms, close
-//! to the prompt hand-over Redisson's pub/sub wake-up gives), read the stock from a Redis
+//! ([`RedisMutex`]: SET NX PX, woken on the holder's unlock), read the stock from a Redis
 //! cache key (hydrating from PostgreSQL on a miss), check it, write the order and the stock
 //! row in one transaction per order, commit, write the cache, unlock (compare-and-delete).
 
-use std::time::Duration;
-
-use rand::Rng;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
+use super::redis_mutex::RedisMutex;
 use super::{for_update::insert_order, tables};
 use crate::bench::workload::{Generated, Order};
 use crate::bench::{BenchEnv, BenchError};
-
-const LEASE_MS: u64 = 5_000;
-/// Give up on a lock after this long: with a 5 s lease nothing legitimate waits that long.
-const GIVE_UP: Duration = Duration::from_secs(30);
-const UNLOCK: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"#;
 
 pub struct Redisson {
     pool: PgPool,
     redis: ConnectionManager,
     prefix: String,
-    unlock: redis::Script,
+    mutex: RedisMutex,
 }
 
 impl Redisson {
@@ -35,7 +24,7 @@ impl Redisson {
             pool: env.pool.clone(),
             redis: env.redis.clone(),
             prefix: env.key_prefix.clone(),
-            unlock: redis::Script::new(UNLOCK),
+            mutex: RedisMutex::new(env.redis.clone(), "(a)"),
         }
     }
 
@@ -53,7 +42,7 @@ impl Redisson {
 
     /// Stock rows, and the cache filled as the seed's restock would have left it.
     pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
-        tables::seed_stock(&self.pool, generated).await?;
+        tables::seed_stock(&self.pool, tables::BASELINES, generated).await?;
         for chunk in generated.products.chunks(500) {
             let mut cmd = redis::cmd("MSET");
             for product in chunk {
@@ -69,49 +58,7 @@ impl Redisson {
 
     pub async fn place(&self, order: &Order) -> Result<(), BenchError> {
         let key = self.lock_key(&order.product_id);
-        let token = uuid::Uuid::new_v4().to_string();
-        self.lock(&key, &token).await?;
-        let placed = self.under_lock(order).await;
-        let unlocked = self.unlock(&key, &token).await;
-        placed.and(unlocked)
-    }
-
-    async fn lock(&self, key: &str, token: &str) -> Result<(), BenchError> {
-        let mut conn = self.redis.clone();
-        let deadline = tokio::time::Instant::now() + GIVE_UP;
-        loop {
-            let set: Option<String> = redis::cmd("SET")
-                .arg(key)
-                .arg(token)
-                .arg("NX")
-                .arg("PX")
-                .arg(LEASE_MS)
-                .query_async(&mut conn)
-                .await
-                .map_err(BenchError::redis("(a) lock"))?;
-            if set.is_some() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(BenchError::Timeout {
-                    what: format!("(a) lock {key}"),
-                    seconds: GIVE_UP.as_secs(),
-                });
-            }
-            let pause = rand::rng().random_range(500..=2_000);
-            tokio::time::sleep(Duration::from_micros(pause)).await;
-        }
-    }
-
-    async fn unlock(&self, key: &str, token: &str) -> Result<(), BenchError> {
-        let _: i64 = self
-            .unlock
-            .key(key)
-            .arg(token)
-            .invoke_async(&mut self.redis.clone())
-            .await
-            .map_err(BenchError::redis("(a) unlock"))?;
-        Ok(())
+        self.mutex.with_lock(&key, self.under_lock(order)).await
     }
 
     async fn under_lock(&self, order: &Order) -> Result<(), BenchError> {

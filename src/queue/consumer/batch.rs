@@ -2,17 +2,21 @@
 //! outage if need be) while a heartbeat keeps the batch invisible; then the Delete ones are
 //! deleted and the Retry ones given a backoff, or, at shutdown, undecided ones released.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::Instrument;
 
 use super::policy::{self, Backoff};
 use super::sqs::secs;
 use super::stats::add;
-use super::{BatchHandler, Disposition, Message, Outage, Shared};
+use super::{BatchHandler, Disposition, Message, Outage, Settled, Shared};
+
+/// Indices of the batch's messages already deleted early.
+type Deleted = Mutex<BTreeSet<usize>>;
 
 /// How a batch's decision phase ended.
 enum Decision {
@@ -30,10 +34,36 @@ pub(super) async fn process<H: BatchHandler>(
     let ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
     let span = tracing::info_span!("batch", size = batch.len(), message_ids = ?ids);
     async {
-        let decision = keep_invisible(&shared, &batch, decide(&shared, &batch)).await;
+        let deleted = Deleted::default();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let deciding = keep_invisible(
+            &shared,
+            &batch,
+            &deleted,
+            decide(&shared, &batch, Settled(tx)),
+        );
+        let (decision, ()) = tokio::join!(deciding, delete_early(&shared, &batch, rx, &deleted));
+        let deleted = deleted
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rest = |b: &[Message]| -> Vec<Message> {
+            b.iter()
+                .enumerate()
+                .filter(|(i, _)| !deleted.contains(i))
+                .map(|(_, m)| m.clone())
+                .collect()
+        };
         match decision {
-            Decision::Decided(dispositions) => settle(&shared, &batch, dispositions).await,
-            Decision::Undecided => release(&shared, &batch).await,
+            Decision::Decided(dispositions) => {
+                let dispositions = dispositions
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !deleted.contains(i))
+                    .map(|(_, d)| d)
+                    .collect();
+                settle(&shared, &rest(&batch), dispositions).await
+            }
+            Decision::Undecided => release(&shared, &rest(&batch)).await,
         }
     }
     .instrument(span)
@@ -43,15 +73,53 @@ pub(super) async fn process<H: BatchHandler>(
 
 /// Asks the handler, unless an outage holds the gate (this batch was received as it
 /// began): then it waits for the gate first, so it is not failed for nothing.
-async fn decide<H: BatchHandler>(shared: &Shared<H>, batch: &[Message]) -> Decision {
+async fn decide<H: BatchHandler>(
+    shared: &Shared<H>,
+    batch: &[Message],
+    settled: Settled,
+) -> Decision {
     tokio::select! {
         biased;
         () = shared.gate.opened() => {}
         () = shared.shutdown.cancelled() => return Decision::Undecided,
     }
-    match shared.handler.handle(batch.to_vec()).await {
+    match shared
+        .handler
+        .handle_settling(batch.to_vec(), settled)
+        .await
+    {
         Ok(dispositions) => Decision::Decided(dispositions),
         Err(outage) => hold(shared, batch, outage).await,
+    }
+}
+
+/// Deletes the messages the handler reports done while the rest are still being decided,
+/// in batched deletes of whatever has arrived. On FIFO a message waits until every earlier
+/// message of its group in the batch is gone, so none overtakes one that may yet be retried.
+async fn delete_early<H>(
+    shared: &Shared<H>,
+    batch: &[Message],
+    mut done: mpsc::UnboundedReceiver<usize>,
+    deleted: &Deleted,
+) {
+    let mut ready: BTreeSet<usize> = BTreeSet::new();
+    while let Some(first) = done.recv().await {
+        ready.insert(first);
+        while let Ok(more) = done.try_recv() {
+            ready.insert(more);
+        }
+        let gone = deleted.lock().map(|d| d.clone()).unwrap_or_default();
+        let go: Vec<usize> = ready
+            .iter()
+            .copied()
+            .filter(|&i| !shared.config.fifo || policy::group_clear_before(batch, i, &gone, &ready))
+            .collect();
+        let messages: Vec<&Message> = go.iter().filter_map(|&i| batch.get(i)).collect();
+        add(&shared.stats.deleted, shared.sqs.delete(&messages).await);
+        ready.retain(|i| !go.contains(i));
+        if let Ok(mut d) = deleted.lock() {
+            d.extend(go);
+        }
     }
 }
 
@@ -96,22 +164,29 @@ async fn wait_or_shutdown<H>(shared: &Shared<H>, delay: std::time::Duration) -> 
 async fn keep_invisible<H, T>(
     shared: &Shared<H>,
     batch: &[Message],
+    deleted: &Deleted,
     work: impl Future<Output = T>,
 ) -> T {
     tokio::select! {
         out = work => out,
-        never = heartbeat(shared, batch) => match never {},
+        never = heartbeat(shared, batch, deleted) => match never {},
     }
 }
 
-async fn heartbeat<H>(shared: &Shared<H>, batch: &[Message]) -> Infallible {
+async fn heartbeat<H>(shared: &Shared<H>, batch: &[Message], deleted: &Deleted) -> Infallible {
     let timeout = shared.config.visibility_timeout;
     let period = timeout / 2;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, secs(timeout))).collect();
     loop {
         ticks.tick().await;
+        let gone = deleted.lock().map(|d| d.clone()).unwrap_or_default();
+        let changes: Vec<(&Message, i32)> = batch
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(i))
+            .map(|(_, m)| (m, secs(timeout)))
+            .collect();
         let extended = shared.sqs.set_visibility(&changes, "heartbeat").await;
         tracing::debug!(extended, "heartbeat extended visibility");
     }

@@ -66,6 +66,20 @@ pub struct Outage {
     pub detail: String,
 }
 
+/// Lets a handler say, before its whole batch is decided, that a message is done (its
+/// work committed): the consumer deletes it at once, so a slow message of a batch holds
+/// only itself. Carries indices into the batch.
+#[derive(Debug, Clone)]
+pub struct Settled(tokio::sync::mpsc::UnboundedSender<usize>);
+
+impl Settled {
+    /// Message `index` of the batch is done and may be deleted now (its final disposition
+    /// must then be `Delete`).
+    pub fn done(&self, index: usize) {
+        let _consumer_gone = self.0.send(index);
+    }
+}
+
 /// What the consumer drives: the decision on a batch, and a cheap health probe.
 pub trait BatchHandler: Send + Sync + 'static {
     /// Decides every message of a non-empty batch: one disposition per message, same order.
@@ -73,6 +87,17 @@ pub trait BatchHandler: Send + Sync + 'static {
         &self,
         batch: Vec<Message>,
     ) -> impl Future<Output = Result<Vec<Disposition>, Outage>> + Send;
+
+    /// [`BatchHandler::handle`], telling `settled` of each message done before the rest;
+    /// by default none is.
+    fn handle_settling(
+        &self,
+        batch: Vec<Message>,
+        settled: Settled,
+    ) -> impl Future<Output = Result<Vec<Disposition>, Outage>> + Send {
+        drop(settled);
+        self.handle(batch)
+    }
 
     /// Whether the dependencies are back; probed with backoff while an outage lasts.
     fn healthy(&self) -> impl Future<Output = bool> + Send;

@@ -80,6 +80,22 @@ pub(super) fn keep_group_order(batch: &[Message], dispositions: &mut [Dispositio
     }
 }
 
+/// Whether every message before `index` in `batch` of the same FIFO group is deleted or
+/// about to be (`ready`): only then may `index` be deleted early without overtaking one.
+pub(super) fn group_clear_before(
+    batch: &[Message],
+    index: usize,
+    deleted: &std::collections::BTreeSet<usize>,
+    ready: &std::collections::BTreeSet<usize>,
+) -> bool {
+    let group = batch.get(index).and_then(|m| m.group_id.as_deref());
+    batch[..index.min(batch.len())]
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.group_id.as_deref() == group)
+        .all(|(j, _)| deleted.contains(&j) || ready.contains(&j))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +119,21 @@ mod tests {
         let mut d = vec![Delete, Delete, Retry, Delete, Delete];
         keep_group_order(&batch, &mut d);
         assert_eq!(d, vec![Delete, Delete, Retry, Retry, Delete]);
+    }
+
+    #[test]
+    fn a_fifo_message_is_deleted_early_only_after_the_earlier_ones_of_its_group() {
+        let batch = ["g", "h", "g"].map(in_group);
+        let none = std::collections::BTreeSet::new();
+        let ready = std::collections::BTreeSet::from([2]);
+        assert!(!group_clear_before(&batch, 2, &none, &ready));
+        assert!(group_clear_before(
+            &batch,
+            2,
+            &std::collections::BTreeSet::from([0]),
+            &ready
+        ));
+        assert!(group_clear_before(&batch, 1, &none, &ready));
     }
 
     #[test]

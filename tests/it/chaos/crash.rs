@@ -2,7 +2,7 @@
 //! first batch of a flash sale at that step; clean workers take over, the redelivered
 //! messages are absorbed, and the sale ends exactly as without the crash. Where the crash
 //! leaves locks behind they must still be held (to expire by their lease): a lock gone
-//! before the commit would be the bug DESIGN.md step 6 forbids.
+//! before the commit would be the bug ARCHITECTURE.md step 6 forbids.
 
 use std::time::Duration;
 

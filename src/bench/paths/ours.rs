@@ -1,7 +1,9 @@
-//! Our path: `Worker::process` on batches of 10 contract-v1 PlaceOrder bodies, exactly what
-//! a worker does with one SQS batch (minus the receive and delete). A batch the worker
-//! leaves for redelivery (lock wait timed out, world moved) is handed to it again, as SQS
-//! would, and counted.
+//! Our path: `Worker::process` on batches of 10 contract-v1 PlaceOrder bodies, the entry
+//! point the SQS consumer calls with one receive (minus the receive and delete), from as many
+//! concurrent receivers as the cell has, on one shared worker as in one process. A batch the
+//! worker leaves for redelivery (lock wait timed out, world moved) is handed to it again, as
+//! SQS would, and counted. The worker's own figures (commands per commit, lock rounds) say
+//! how much it grouped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,18 +16,18 @@ use crate::bench::workload::{restock_body, Generated, Order};
 use crate::bench::{BenchEnv, BenchError};
 use crate::lock::{LockConfig, StockLock};
 use crate::stock_cache::StockCache;
-use crate::worker::{Fate, Incoming, Worker, WorkerError, WorkerSettings};
+use crate::worker::{Fate, GroupFigures, Incoming, Worker, WorkerError, WorkerSettings};
 
 /// Redeliveries of one batch before the bench gives up on it.
 const MAX_REDELIVERIES: u32 = 50;
 
-pub struct Coalesced {
+pub struct Ours {
     worker: Worker,
     pool: PgPool,
     retries: AtomicU64,
 }
 
-impl Coalesced {
+impl Ours {
     /// The worker as `fulfil worker` builds it, with default lock settings.
     pub fn new(env: &BenchEnv) -> Self {
         let lock_config = LockConfig {
@@ -44,6 +46,11 @@ impl Coalesced {
 
     pub fn take_retries(&self) -> u64 {
         self.retries.swap(0, Ordering::Relaxed)
+    }
+
+    /// Commands per commit and lock rounds since the last call.
+    pub fn take_group_figures(&self) -> GroupFigures {
+        self.worker.take_group_figures()
     }
 
     /// One Restock per product, through the same path, in batches of 10.
