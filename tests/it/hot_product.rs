@@ -170,16 +170,27 @@ async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
         .await;
     p.wait_for_count("SELECT count(*) FROM products", 2, DRAIN)
         .await;
-    // Another process holds "slow" for 8 s.
+    // Another process takes "slow" (for 60 s, or until it lets go below), as another
+    // worker would: once this worker's idle lease on it from the restock has gone.
     let mut redis = crate::harness::redis().await;
-    let () = redis::cmd("SET")
-        .arg(format!("{}lock:slow", p.key_prefix))
-        .arg("another-process")
-        .arg("PX")
-        .arg(8000)
-        .query_async(&mut redis)
-        .await
-        .expect("SET lock");
+    let slow_lock = format!("{}lock:slow", p.key_prefix);
+    eventually(DRAIN, "the lock on slow taken by another process", || {
+        let mut redis = redis.clone();
+        let key = slow_lock.clone();
+        async move {
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg("another-process")
+                .arg("NX")
+                .arg("PX")
+                .arg(60_000)
+                .query_async(&mut redis)
+                .await
+                .expect("SET lock");
+            taken.map(|_| ())
+        }
+    })
+    .await;
 
     p.publish(&[
         place("c1", "o-slow", &[("slow", 1)]),
@@ -188,7 +199,7 @@ async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
     .await;
 
     eventually(
-        Duration::from_secs(5),
+        Duration::from_secs(30),
         "the fast order decided and deleted",
         || async {
             let fast = p
@@ -202,6 +213,11 @@ async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
         },
     )
     .await;
+    let () = redis::cmd("DEL")
+        .arg(&slow_lock)
+        .query_async(&mut redis)
+        .await
+        .expect("DEL lock");
     p.wait_for_count("SELECT count(*) FROM orders", 2, DRAIN)
         .await;
     p.wait_drained(DRAIN).await;
