@@ -4,6 +4,7 @@ mod api;
 mod bench;
 mod chaos;
 mod consumer;
+mod db_fault;
 mod fault_proxy;
 mod flash_sale;
 mod foundation;
