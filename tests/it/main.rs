@@ -5,6 +5,7 @@ mod bench;
 mod chaos;
 mod consumer;
 mod db_fault;
+mod demo;
 mod fault_proxy;
 mod flash_sale;
 mod foundation;
