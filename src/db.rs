@@ -1,4 +1,7 @@
-//! PostgreSQL plumbing shared by the write side and the read side: pools and migrations.
+//! PostgreSQL plumbing shared by the write side and the read side: pools, migrations and
+//! the one reading of database failures ([`fault`]).
+
+pub mod fault;
 
 use std::time::Duration;
 

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::db::fault::{self, Fault};
+
 /// Why a request got no data.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,7 +19,8 @@ pub enum ApiError {
     },
     #[error("{kind} {id:?} not found")]
     NotFound { kind: &'static str, id: String },
-    /// The read database did not answer in time (down, unreachable, overloaded).
+    /// The read database did not answer in time (down, unreachable, overloaded) or lost a
+    /// race a retry wins.
     #[error("read database unavailable: {source}")]
     Unavailable { source: sqlx::Error },
     /// The read database took too long: treated like an outage.
@@ -55,34 +58,14 @@ impl ApiError {
     }
 }
 
+/// By the one reading of database failures shared with the worker, relay and projector: a
+/// lost race is worth the client's retry just like an outage.
 impl From<sqlx::Error> for ApiError {
     fn from(source: sqlx::Error) -> Self {
-        if is_outage(&source) {
-            Self::Unavailable { source }
-        } else {
-            Self::Internal { source }
+        match fault::classify(&source) {
+            Fault::Outage | Fault::Retry => Self::Unavailable { source },
+            Fault::BadData | Fault::Bug => Self::Internal { source },
         }
-    }
-}
-
-/// Driver errors that mean "the database is not there or not usable right now".
-fn is_outage(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
-        // 08: connection exceptions; 53: insufficient resources; 57: operator intervention
-        // (admin shutdown, cannot connect now); 3D000: the database does not exist.
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57")
-                || code == "3D000"
-        }),
-        _ => false,
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 
-mod namespace;
+pub mod namespace;
+mod registry;
 mod summary;
 mod watch;
 
@@ -33,7 +34,7 @@ pub struct DemoSettings {
 }
 
 pub async fn run(settings: &DemoSettings) -> anyhow::Result<DemoSummary> {
-    let ns = namespace::create(settings).await?;
+    let ns = namespace::create(settings, namespace::SCOPE).await?;
     let report = crate::setup::run(&ns.setup).await?;
     eprintln!(
         "demo namespace {}: databases {}_write and {}_read, queues {}*",

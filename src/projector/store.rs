@@ -14,6 +14,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::model::{self, table_of, Applied, Key, OrderView, ProductView};
 use super::tables::{self, PgQuery, Shape};
 use crate::contract::event::{AggregateType, ChangeEvent};
+use crate::db::fault::{self, Fault};
 
 /// Attempts of a batch's transaction after a conflict with another projector.
 const MAX_ATTEMPTS: u32 = 5;
@@ -24,7 +25,8 @@ pub enum ProjectionError {
     /// The database cannot be reached: hold the batch until it is back.
     #[error("read database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
-    /// Another transaction got in the way (deadlock, serialization, unique key): try again.
+    /// Another transaction got in the way (deadlock, serialization, unique key, a bounded
+    /// lock or statement wait): try again.
     #[error("read database conflict: {0}")]
     Conflict(#[source] sqlx::Error),
     /// Another projector created a row after this one's locking read, so the version it
@@ -53,23 +55,20 @@ impl ProjectionError {
     }
 }
 
+/// By the one reading of database failures shared with the worker, relay and API, with one
+/// exception of the projector's own: an undefined table or schema means the read schema was
+/// dropped and not yet rebuilt, so it is held like an outage and events wait for `rebuild`
+/// instead of filling the DLQ.
 impl From<sqlx::Error> for ProjectionError {
     fn from(err: sqlx::Error) -> Self {
-        use sqlx::Error::{Io, PoolClosed, PoolTimedOut, Protocol, Tls, WorkerCrashed};
-        if matches!(
-            err,
-            Io(_) | PoolTimedOut | PoolClosed | Tls(_) | Protocol(_) | WorkerCrashed
-        ) {
+        let code = err.as_database_error().and_then(|d| d.code());
+        if matches!(code.as_deref(), Some("42P01" | "3F000")) {
             return ProjectionError::Unavailable(err);
         }
-        let code = err.as_database_error().and_then(|d| d.code());
-        match code.as_deref() {
-            Some("23505" | "40001" | "40P01") => ProjectionError::Conflict(err),
-            Some("57P01" | "57P02" | "57P03") => ProjectionError::Unavailable(err),
-            // undefined table or schema: the read schema was dropped and not yet rebuilt.
-            // Held like an outage, so events wait for `rebuild` instead of filling the DLQ.
-            Some("42P01" | "3F000") => ProjectionError::Unavailable(err),
-            _ => ProjectionError::Other(err),
+        match fault::classify(&err) {
+            Fault::Outage => ProjectionError::Unavailable(err),
+            Fault::Retry => ProjectionError::Conflict(err),
+            Fault::BadData | Fault::Bug => ProjectionError::Other(err),
         }
     }
 }

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::RelayError;
-use crate::store::StoreError;
 
 /// One outbox row as the relay publishes it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -79,12 +78,7 @@ pub struct Claim {
 impl Claim {
     /// Opens the step's transaction and claims up to `limit` rows.
     pub async fn begin(pool: &PgPool, limit: i64) -> Result<Claim, RelayError> {
-        // Not even a connection: an outage, whatever the server said (e.g. "not accepting
-        // connections" is no I/O error, yet the database is just as gone).
-        let mut tx = pool
-            .begin()
-            .await
-            .map_err(|e| RelayError::Database(StoreError::Unavailable(e)))?;
+        let mut tx = pool.begin().await?;
         let claimed: Vec<ClaimedRow> = sqlx::query_as(CLAIM)
             .bind(limit)
             .fetch_all(&mut *tx)

@@ -9,6 +9,8 @@ pub mod orders;
 pub mod outbox;
 pub mod products;
 
+use crate::db::fault::{self, Fault};
+
 /// Failures at the write-database boundary, classified for the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -19,9 +21,15 @@ pub enum StoreError {
     /// it (fenced out): re-read and try again.
     #[error("product {product_id:?} changed under us (stale stock or a newer lock holder)")]
     Stale { product_id: String },
-    /// A concurrent writer got there first (unique key, serialization, deadlock): try again.
+    /// A concurrent writer got there first (unique key, serialization, deadlock, a bounded
+    /// lock or statement wait): try again.
     #[error("write conflict: {0}")]
     Conflict(#[source] sqlx::Error),
+    /// The database refused a value it was given: the input is at fault, and trying the
+    /// same batch again cannot help.
+    #[error("write database refused the data: {0}")]
+    BadData(#[source] sqlx::Error),
+    /// Anything else: a bug or a schema out of step.
     #[error("write database: {0}")]
     Other(#[source] sqlx::Error),
 }
@@ -37,34 +45,14 @@ impl StoreError {
     }
 }
 
+/// By the one reading of database failures shared with the relay, projector and API.
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        if is_connection_error(&err) {
-            return StoreError::Unavailable(err);
-        }
-        let code = err
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned());
-        match code.as_deref() {
-            // unique violation, serialization failure, deadlock; a row lock or a statement
-            // that ran into its bounded wait (lock_timeout, statement_timeout): try again
-            Some("23505" | "40001" | "40P01" | "55P03" | "57014") => StoreError::Conflict(err),
-            // admin shutdown, crash shutdown, cannot connect now
-            Some("57P01" | "57P02" | "57P03") => StoreError::Unavailable(err),
-            _ => StoreError::Other(err),
+        match fault::classify(&err) {
+            Fault::Outage => StoreError::Unavailable(err),
+            Fault::Retry => StoreError::Conflict(err),
+            Fault::BadData => StoreError::BadData(err),
+            Fault::Bug => StoreError::Other(err),
         }
     }
-}
-
-fn is_connection_error(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    )
 }

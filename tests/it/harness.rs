@@ -142,6 +142,12 @@ fn replace_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
+/// A pool on the dev server's maintenance database, for tests that change databases and
+/// roles.
+pub async fn admin() -> PgPool {
+    admin_pool(&setting(WRITE_URL)).await
+}
+
 async fn admin_pool(base: &str) -> PgPool {
     let url = replace_database(base, "postgres");
     let connect = sqlx::postgres::PgPoolOptions::new()
@@ -151,6 +157,70 @@ async fn admin_pool(base: &str) -> PgPool {
     match connect.await {
         Ok(pool) => pool,
         Err(e) => unreachable("PostgreSQL", base, log_file("postgres", "postgres.log"), e),
+    }
+}
+
+/// A login role of one test's own on the dev server, member of the dev role (so it may use
+/// the test's databases), whose connections can be refused: too many connections on
+/// demand, without touching the server's other users. Dropped by [`TestRole::drop_role`].
+pub struct TestRole {
+    pub name: String,
+    admin: PgPool,
+}
+
+impl TestRole {
+    pub async fn create() -> TestRole {
+        let admin = admin().await;
+        let name = format!(
+            "test_role_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let member_of: String = sqlx::query_scalar("SELECT current_user::text")
+            .fetch_one(&admin)
+            .await
+            .expect("current user");
+        let sql = format!("CREATE ROLE {name} LOGIN IN ROLE \"{member_of}\"");
+        sqlx::query(&sql)
+            .execute(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        TestRole { name, admin }
+    }
+
+    /// `url` with this role as its user.
+    pub fn url(&self, url: &SecretUrl) -> SecretUrl {
+        let mut parsed = url::Url::parse(url.expose()).expect("database URL");
+        parsed.set_username(&self.name).expect("a URL with a user");
+        config::validate_postgres_url("test", parsed.as_str()).expect("role URL")
+    }
+
+    /// From now on every new connection of the role fails with SQLSTATE 53300
+    /// (too_many_connections); `-1` lifts the limit.
+    pub async fn limit_connections(&self, limit: i32) {
+        let sql = format!("ALTER ROLE {} CONNECTION LIMIT {limit}", self.name);
+        sqlx::query(&sql)
+            .execute(&self.admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Ends the role's open sessions, as a server short of connections would leave it.
+    pub async fn end_sessions(&self) {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
+            .bind(&self.name)
+            .execute(&self.admin)
+            .await
+            .expect("pg_terminate_backend");
+    }
+
+    /// Drops the role (its sessions first); for the end of a test that passed.
+    pub async fn drop_role(self) {
+        self.end_sessions().await;
+        let sql = format!("DROP ROLE IF EXISTS {}", self.name);
+        sqlx::query(&sql)
+            .execute(&self.admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 

@@ -4,6 +4,8 @@ mod api;
 mod bench;
 mod chaos;
 mod consumer;
+mod db_fault;
+mod demo;
 mod fault_proxy;
 mod flash_sale;
 mod foundation;

@@ -3,20 +3,20 @@
 //! deleted and the Retry ones given a backoff, or, at shutdown, undecided ones released.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::heartbeat;
 use super::policy::{self, Backoff};
-use super::sqs::secs;
 use super::stats::add;
 use super::{BatchHandler, Disposition, Message, Outage, Settled, Shared};
 
 /// Indices of the batch's messages already deleted early.
-type Deleted = Mutex<BTreeSet<usize>>;
+pub(super) type Deleted = Mutex<BTreeSet<usize>>;
 
 /// How a batch's decision phase ended.
 enum Decision {
@@ -26,10 +26,12 @@ enum Decision {
 }
 
 /// Decides and settles `batch`, holding its message permits until it is settled.
+/// `received` is when its receive was asked for, where the heartbeat's schedule starts.
 pub(super) async fn process<H: BatchHandler>(
     shared: Arc<Shared<H>>,
     batch: Vec<Message>,
     permits: OwnedSemaphorePermit,
+    received: Instant,
 ) {
     let ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
     let span = tracing::info_span!("batch", size = batch.len(), message_ids = ?ids);
@@ -40,6 +42,7 @@ pub(super) async fn process<H: BatchHandler>(
             &shared,
             &batch,
             &deleted,
+            received,
             decide(&shared, &batch, Settled(tx)),
         );
         let (decision, ()) = tokio::join!(deciding, delete_early(&shared, &batch, rx, &deleted));
@@ -159,36 +162,18 @@ async fn wait_or_shutdown<H>(shared: &Shared<H>, delay: std::time::Duration) -> 
     }
 }
 
-/// Runs `work` while extending the batch's visibility every half visibility timeout, so
-/// slow work (or an outage hold) is not redelivered to another consumer meanwhile.
+/// Runs `work` while the heartbeat keeps the batch invisible, so slow work (or an outage
+/// hold) is not redelivered to another consumer meanwhile.
 async fn keep_invisible<H, T>(
     shared: &Shared<H>,
     batch: &[Message],
     deleted: &Deleted,
+    received: Instant,
     work: impl Future<Output = T>,
 ) -> T {
     tokio::select! {
         out = work => out,
-        never = heartbeat(shared, batch, deleted) => match never {},
-    }
-}
-
-async fn heartbeat<H>(shared: &Shared<H>, batch: &[Message], deleted: &Deleted) -> Infallible {
-    let timeout = shared.config.visibility_timeout;
-    let period = timeout / 2;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let gone = deleted.lock().map(|d| d.clone()).unwrap_or_default();
-        let changes: Vec<(&Message, i32)> = batch
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !gone.contains(i))
-            .map(|(_, m)| (m, secs(timeout)))
-            .collect();
-        let extended = shared.sqs.set_visibility(&changes, "heartbeat").await;
-        tracing::debug!(extended, "heartbeat extended visibility");
+        never = heartbeat::run(shared, batch, deleted, received) => match never {},
     }
 }
 

@@ -9,6 +9,7 @@
 mod batch;
 mod dead_letter;
 mod gate;
+mod heartbeat;
 mod policy;
 mod poller;
 mod sqs;
@@ -118,7 +119,7 @@ pub struct ConsumerConfig {
     /// Long-poll wait, at most 20 s.
     pub wait_time: Duration,
     /// The queue's visibility timeout; also asked for on every receive, and the heartbeat
-    /// extends held batches back to it every half of it.
+    /// extends held batches back to it (every third to half of it: see `heartbeat::period`).
     pub visibility_timeout: Duration,
     /// Cap of the retry backoff (before jitter).
     pub max_backoff: Duration,

@@ -21,13 +21,14 @@ pub(super) async fn poll<H: BatchHandler>(shared: Arc<Shared<H>>, index: usize) 
 async fn poll_until_shutdown<H: BatchHandler>(shared: &Arc<Shared<H>>) {
     let mut backoff = Backoff::standard();
     while let Some(permits) = ready_to_receive(shared).await {
+        let asked = tokio::time::Instant::now();
         let Some(received) = receive_or_shutdown(shared).await else {
             return;
         };
         match received {
             Ok(batch) => {
                 backoff.reset();
-                dispatch(shared, batch, permits);
+                dispatch(shared, batch, permits, asked);
             }
             Err(error) => {
                 drop(permits);
@@ -80,18 +81,19 @@ async fn receive_or_shutdown<H>(shared: &Shared<H>) -> Option<Result<Vec<Message
 }
 
 /// Keeps one permit per received message (for the batch task to hold) and gives back the
-/// rest, then starts the batch's task.
+/// rest, then starts the batch's task; `asked` is when the receive was sent.
 fn dispatch<H: BatchHandler>(
     shared: &Arc<Shared<H>>,
     batch: Vec<Message>,
     mut permits: OwnedSemaphorePermit,
+    asked: tokio::time::Instant,
 ) {
     if batch.is_empty() {
         return;
     }
     add(&shared.stats.received, batch.len());
     let held = permits.split(batch.len()).unwrap_or(permits);
-    let task = batch::process(Arc::clone(shared), batch, held);
+    let task = batch::process(Arc::clone(shared), batch, held, asked);
     shared.batches.spawn(task.in_current_span());
 }
 

@@ -18,6 +18,8 @@ pub struct ConsumerStats {
     pub retried: AtomicU64,
     /// Messages moved to the dead-letter queue by the consumer (on their last delivery).
     pub dead_lettered: AtomicU64,
+    /// Visibility extensions SQS confirmed, one per message per heartbeat call.
+    pub extended: AtomicU64,
     /// Messages held (kept invisible, not failed) because their handler reported an outage.
     pub held_for_outage: AtomicU64,
     /// Undecided messages made visible again at shutdown.
@@ -42,6 +44,9 @@ impl ConsumerStats {
     }
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered.load(Ordering::Relaxed)
+    }
+    pub fn extended(&self) -> u64 {
+        self.extended.load(Ordering::Relaxed)
     }
     pub fn held_for_outage(&self) -> u64 {
         self.held_for_outage.load(Ordering::Relaxed)

@@ -181,11 +181,15 @@ async fn on_a_fifo_queue_a_retried_message_holds_back_the_later_messages_of_its_
     assert_eq!(counts(&aws, &queue.url).await, (0, 0));
 }
 
-#[tokio::test]
-async fn slow_work_is_kept_invisible_by_the_heartbeat_and_handled_once() {
+/// One message whose handling takes 5 s on a queue whose visibility timeout is 3 s, with
+/// three pollers ready to take it should it reappear: the message is received and handled
+/// once, and the heartbeat's extensions are what kept it (5 s of work against a 3 s timeout
+/// needs at least three, one a second). 3 s rather than 2: SQS counts whole seconds, and at 2 s
+/// no schedule leaves a call more than 1.3 s, less than a loaded machine can stall.
+async fn slow_work_is_received_and_handled_once() -> Arc<ConsumerStats> {
     let aws = harness::aws().await;
     let queue = topology(false).await.commands_queue;
-    set_queue_visibility(&aws, &queue.url, 2).await;
+    set_queue_visibility(&aws, &queue.url, 3).await;
     send(&aws, &queue.url, &["slow"], None).await;
     let handler = TestHandler::new(
         Duration::from_secs(5),
@@ -193,11 +197,12 @@ async fn slow_work_is_kept_invisible_by_the_heartbeat_and_handled_once() {
     );
     let config = ConsumerConfig {
         pollers: 3,
-        visibility_timeout: Duration::from_secs(2),
+        visibility_timeout: Duration::from_secs(3),
         ..config(&queue.url, false)
     };
 
     let running = start(&aws, config, &handler);
+    let stats = Arc::clone(&running.stats);
     running
         .until(
             Duration::from_secs(20),
@@ -206,11 +211,11 @@ async fn slow_work_is_kept_invisible_by_the_heartbeat_and_handled_once() {
             ConsumerStats::deleted,
         )
         .await;
-    let received = running.stats.received();
     running.stop_within(Duration::from_secs(5)).await;
 
     assert_eq!(
-        received, 1,
+        stats.received(),
+        1,
         "no other poller got the message while it was worked on"
     );
     let per_body: HashMap<String, usize> =
@@ -222,4 +227,32 @@ async fn slow_work_is_kept_invisible_by_the_heartbeat_and_handled_once() {
         });
     assert_eq!(per_body, HashMap::from([("slow".to_owned(), 1)]));
     assert_eq!(counts(&aws, &queue.url).await, (0, 0));
+    stats
+}
+
+#[tokio::test]
+async fn slow_work_is_kept_invisible_by_the_heartbeat_and_handled_once() {
+    let stats = slow_work_is_received_and_handled_once().await;
+
+    assert!(
+        stats.extended() >= 3,
+        "the heartbeat kept it: {} extensions",
+        stats.extended()
+    );
+}
+
+/// One extension answered later than the whole visibility timeout (a stalled SQS call) does
+/// not hold up the next ones: the message still never reappears.
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn one_heartbeat_call_slower_than_the_visibility_timeout_lets_no_message_reappear() {
+    fail::cfg("consumer::slow_heartbeat", "1*return(4000)").expect("failpoint");
+
+    let stats = slow_work_is_received_and_handled_once().await;
+
+    assert!(
+        stats.extended() >= 3,
+        "the calls after the slow one kept it: {} extensions",
+        stats.extended()
+    );
 }
