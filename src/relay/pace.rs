@@ -4,10 +4,23 @@
 //! carries one event or ten, on SNS and even more on LocalStack, whose FIFO topics deliver
 //! on one thread each). When a claim comes back full there is a backlog: then several steps
 //! run side by side (each its own claim, so they share the outbox as separate relays
-//! would) and keep calls in flight while another step claims or marks. This is the pure
-//! rule the loop in `run::relay` follows, so it is tested without a database or SNS.
+//! would) and keep calls in flight while another step claims or marks. One slow call must
+//! not hold back every row behind it either: once the running step has taken longer than
+//! [`PATIENCE`], a waiting look starts a step beside it (a LocalStack or SNS call that
+//! stalls for half a second would otherwise add half a second to every event committed
+//! meanwhile). This is the pure rule the loop in `run::relay` follows, so it is tested
+//! without a database or SNS.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::RelayStep;
+
+/// How long rows wait for a running step before a step starts beside it: about twice a
+/// usual step (claim, one `PublishBatch`, mark: 40–60 ms on a loaded LocalStack), so a
+/// trickle still gathers into full calls and only a stalled call is overtaken.
+pub const PATIENCE: Duration = Duration::from_millis(150);
 
 /// What the relay wants started, and the most steps that may run at once.
 #[derive(Debug, Clone)]
@@ -17,6 +30,8 @@ pub struct Pace {
     look: bool,
     /// Steps wanted beside the running ones, for a backlog.
     extra: usize,
+    /// When the newest running step started (None: none runs).
+    newest: Option<Instant>,
 }
 
 impl Pace {
@@ -26,6 +41,7 @@ impl Pace {
             most: most_in_flight.max(1),
             look: false,
             extra: 0,
+            newest: None,
         }
     }
 
@@ -45,21 +61,31 @@ impl Pace {
         }
     }
 
-    /// Whether to start a step now with `in_flight` running; if so it counts as started.
-    pub fn start(&mut self, in_flight: usize) -> bool {
-        if in_flight >= self.most {
+    /// Whether to start a step at `now` with `in_flight` running; if so it counts as
+    /// started.
+    pub fn start(&mut self, in_flight: usize, now: Instant) -> bool {
+        if in_flight == 0 {
+            self.newest = None;
+        }
+        if in_flight >= self.most || !(self.extra > 0 || self.look_due(now)) {
             return false;
         }
-        if self.extra > 0 {
-            self.extra -= 1;
-            self.look = false;
-            return true;
-        }
-        if self.look && in_flight == 0 {
-            self.look = false;
-            return true;
-        }
-        false
+        self.extra = self.extra.saturating_sub(1);
+        self.look = false;
+        self.newest = Some(now);
+        true
+    }
+
+    /// When a waiting look may start a step beside the `in_flight` running ones (None: no
+    /// look waits, none runs and it starts at once, or no slot is free until one ends).
+    pub fn due(&self, in_flight: usize) -> Option<Instant> {
+        let waits = self.look && in_flight > 0 && in_flight < self.most;
+        self.newest.filter(|_| waits).map(|at| at + PATIENCE)
+    }
+
+    /// A look may start a step once none runs, or the newest has run past [`PATIENCE`].
+    fn look_due(&self, now: Instant) -> bool {
+        self.look && self.newest.is_none_or(|at| now >= at + PATIENCE)
     }
 }
 
@@ -75,12 +101,17 @@ mod tests {
         }
     }
 
-    fn starts(pace: &mut Pace, mut in_flight: usize) -> usize {
+    /// Steps started at `now` with `in_flight` running.
+    fn starts_at(pace: &mut Pace, mut in_flight: usize, now: Instant) -> usize {
         let before = in_flight;
-        while pace.start(in_flight) {
+        while pace.start(in_flight, now) {
             in_flight += 1;
         }
         in_flight - before
+    }
+
+    fn starts(pace: &mut Pace, in_flight: usize) -> usize {
+        starts_at(pace, in_flight, Instant::now())
     }
 
     #[test]
@@ -94,14 +125,45 @@ mod tests {
 
     #[test]
     fn while_the_outbox_trickles_a_notify_waits_for_the_running_step() {
+        let t0 = Instant::now();
         let mut pace = Pace::new(4);
         pace.look();
+        assert_eq!(starts_at(&mut pace, 0, t0), 1);
+        pace.look();
+        let soon = t0 + PATIENCE / 2;
         assert_eq!(
-            starts(&mut pace, 1),
+            starts_at(&mut pace, 1, soon),
             0,
             "rows gather behind the running step"
         );
-        assert_eq!(starts(&mut pace, 0), 1);
+        assert_eq!(starts_at(&mut pace, 0, soon), 1);
+    }
+
+    #[test]
+    fn a_step_running_past_the_patience_is_overtaken_by_a_waiting_look() {
+        let t0 = Instant::now();
+        let mut pace = Pace::new(3);
+        pace.look();
+        assert_eq!(starts_at(&mut pace, 0, t0), 1);
+        assert_eq!(pace.due(1), None, "no look waits");
+        pace.look();
+        assert_eq!(pace.due(1), Some(t0 + PATIENCE));
+        assert_eq!(pace.due(3), None, "no slot free");
+        assert_eq!(starts_at(&mut pace, 1, t0 + PATIENCE), 1);
+        pace.look();
+        let later = t0 + PATIENCE * 3 / 2;
+        assert_eq!(
+            starts_at(&mut pace, 2, later),
+            0,
+            "patience counts from the newest step"
+        );
+        assert_eq!(starts_at(&mut pace, 2, t0 + PATIENCE * 2), 1);
+        pace.look();
+        assert_eq!(
+            starts_at(&mut pace, 3, t0 + PATIENCE * 9),
+            0,
+            "never more than the most"
+        );
     }
 
     #[test]

@@ -97,7 +97,10 @@ impl RelayLoop {
             let timer = match (outage.ongoing(), steps.is_empty()) {
                 (true, false) => None, // a probe runs: its end decides
                 (true, true) => Some(not_before),
-                (false, _) => Some(next_poll),
+                (false, _) => Some(
+                    pace.due(steps.len())
+                        .map_or(next_poll, |due| due.min(next_poll)),
+                ),
             };
             tokio::select! {
                 () = shutdown.cancelled() => {}
@@ -119,7 +122,7 @@ impl RelayLoop {
     /// During an outage one step at a time probes; otherwise as many as the pace wants.
     fn start_steps(self: &Arc<Self>, steps: &mut Steps, pace: &mut Pace, outage: &OutageLog) {
         let most = if outage.ongoing() { 1 } else { usize::MAX };
-        while steps.len() < most && pace.start(steps.len()) {
+        while steps.len() < most && pace.start(steps.len(), Instant::now()) {
             let relay = Arc::clone(self);
             steps.spawn(async move { relay.step().await });
         }
