@@ -48,6 +48,9 @@ pub(super) struct Queue<T> {
     waiting: VecDeque<Waiting<T>>,
     busy: HashSet<String>,
     running: usize,
+    /// Running units that wait for a lock another process holds: they commit nothing
+    /// meanwhile, so they must not hold back units of other products.
+    stalled: usize,
 }
 
 impl<T> Default for Queue<T> {
@@ -56,6 +59,7 @@ impl<T> Default for Queue<T> {
             waiting: VecDeque::new(),
             busy: HashSet::new(),
             running: 0,
+            stalled: 0,
         }
     }
 }
@@ -65,15 +69,25 @@ impl<T> Queue<T> {
         self.waiting.push_back(Waiting { products, item });
     }
 
-    /// Whether another unit should start now: always when none runs; beside a running one
-    /// only once enough commands wait to be worth a commit of their own (otherwise they
-    /// collect for the next unit, which makes commits fuller and fewer: group commit).
+    /// Whether another unit should start now: always when none runs (or every running
+    /// one waits for another process's lock); beside one that commits only once enough
+    /// commands wait to be worth a commit of their own (otherwise they collect for the next
+    /// unit, which makes commits fuller and fewer: group commit).
     pub fn has_room(&self, limits: &GroupLimits) -> bool {
-        match self.running {
-            0 => true,
-            n if n < limits.max_units => self.waiting.len() >= limits.min_to_overlap,
-            _ => false,
+        if self.running >= limits.max_units {
+            return false;
         }
+        self.running == self.stalled || self.waiting.len() >= limits.min_to_overlap
+    }
+
+    /// A running unit now waits for a lock held elsewhere (until [`Queue::unstall`]).
+    pub fn stall(&mut self) {
+        self.stalled += 1;
+    }
+
+    /// The stalled unit has its lock (or gave up): it counts as committing again.
+    pub fn unstall(&mut self) {
+        self.stalled = self.stalled.saturating_sub(1);
     }
 
     /// Takes the next unit: in arrival order, every command whose products are neither busy
@@ -218,6 +232,29 @@ mod tests {
         assert!(!q.has_room(&limits));
         q.push(set(&["r"]), "c".into());
         assert!(q.has_room(&limits));
+    }
+
+    #[test]
+    fn a_unit_waiting_for_another_process_lets_one_start_beside_it_at_once() {
+        let limits = GroupLimits {
+            max_units: 2,
+            ..GroupLimits::default()
+        };
+        let mut q = queue(&[("a", &["held"])]);
+        let _stalled = q.take_unit(10, None);
+        q.push(set(&["free"]), "b".into());
+        assert!(
+            !q.has_room(&limits),
+            "one command collects behind a committing unit"
+        );
+        q.stall();
+        assert!(q.has_room(&limits), "but not behind a stalled one");
+        let _beside = q.take_unit(10, None);
+        assert!(!q.has_room(&limits), "never past max_units");
+        q.unstall();
+        q.finish(&set(&["free"]));
+        q.push(set(&["other"]), "c".into());
+        assert!(!q.has_room(&limits), "the unstalled unit commits again");
     }
 
     #[test]

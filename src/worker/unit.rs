@@ -142,7 +142,7 @@ impl Worker {
         products: &BTreeSet<String>,
         lease: Option<Lease>,
     ) -> Option<Lease> {
-        if products.len() < 2 || lease.as_ref().is_some_and(|l| l.covers(products)) {
+        if items.is_empty() || lease.as_ref().is_some_and(|l| l.covers(products)) {
             return self.commit_and_answer(items, products, lease).await;
         }
         release_now(lease).await;
@@ -169,7 +169,8 @@ impl Worker {
     }
 
     /// Commits (and answers) the commands free of `held` first, then those that need it,
-    /// waiting for its lock as long as it takes.
+    /// waiting for its lock as long as it takes; meanwhile the unit counts as stalled, so
+    /// units of other products start beside it.
     async fn split_off(&self, items: Vec<Pending>, held: &str) -> Option<Lease> {
         let (waiting, free): (Vec<Pending>, Vec<Pending>) =
             items.into_iter().partition(|p| p.products.contains(held));
@@ -180,7 +181,11 @@ impl Worker {
         let free_lease = Box::pin(self.commit_splitting(free, &free_products, None)).await;
         release_later(free_lease);
         let wait_products = union(&waiting);
-        self.commit_and_answer(waiting, &wait_products, None).await
+        self.groups.queue().stall();
+        self.dispatch(None);
+        let lease = self.commit_and_answer(waiting, &wait_products, None).await;
+        self.groups.queue().unstall();
+        lease
     }
 
     /// One commit (or command by command, see [`Worker::commit_or_isolate`]); each command
