@@ -192,11 +192,14 @@ async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
     })
     .await;
 
-    p.publish(&[
-        place("c1", "o-slow", &[("slow", 1)]),
-        place("c2", "o-fast", &[("fast", 1)]),
-    ])
+    // The slow order first, on its own (a unit of its own that waits for the lock), then
+    // the fast one in a later receive.
+    p.publish(&[place("c1", "o-slow", &[("slow", 1)])]).await;
+    eventually(DRAIN, "the slow order received", || async {
+        (p.queue_depth().await == (0, 1)).then_some(())
+    })
     .await;
+    p.publish(&[place("c2", "o-fast", &[("fast", 1)])]).await;
 
     eventually(
         Duration::from_secs(30),
