@@ -111,7 +111,9 @@ async fn run(
     )
     .await?;
     let text = std::fs::read_to_string(args.dir.join("published.jsonl"))?;
-    let check = check::run(&stack.sources(), &published::parse(&text)).await?;
+    // The soak plants no poison: its invalid bodies are kept as invalid, never dead-lettered.
+    let planted = check::Planted::none();
+    let check = check::run(&stack.sources(), &published::parse(&text), &planted).await?;
     supervising.cancel();
     procs.stop(Duration::from_secs(30)).await;
     Ok(report::Soak {
