@@ -12,9 +12,10 @@
 //! The sites: `worker::after_receive`, `worker::after_lock`, `worker::before_commit`,
 //! `worker::after_commit_before_cache`, `worker::before_unlock`, `consumer::before_delete`,
 //! `relay::after_publish_before_mark`, `worker::poison` (see `worker`) and
-//! `consumer::slow_heartbeat` (`return(MS)`: one visibility extension sent MS ms late). Two switches turn
+//! `consumer::slow_heartbeat` (`return(MS)`: one visibility extension sent MS ms late). Three switches turn
 //! on deliberately broken behaviour, only so the suite can prove it would notice:
-//! `worker::bug_release_lock_before_commit` and `worker::bug_skip_inbox_check`.
+//! `worker::bug_release_lock_before_commit`, `worker::bug_skip_inbox_check` and
+//! `worker::bug_cancel_before_order_fails` (see `worker::bugs`).
 
 /// A failpoint made its step fail; callers turn it into their transient error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,10 @@
 //!
 //! It reads everything and writes nothing (dead-letter messages are peeked and shown again).
 //! Meant for a drained pipeline: work still in flight shows as lost or as differences.
+//! Strict about the DLQs: a valid command or any event there is a violation unless the
+//! scenario declares it planted ([`Planted`]).
 
+pub mod dead_letters;
 pub mod drain;
 pub mod ledger;
 pub mod published;
@@ -22,6 +25,7 @@ use crate::config::{AwsSettings, SecretUrl, Topology};
 use crate::db::{self, Database, DbError};
 use crate::queue::{dlq, topology, AwsClients, QueueError};
 use crate::store::StoreError;
+pub use dead_letters::{DeadLetter, Planted};
 pub use report::{CheckReport, Violation};
 
 /// How long a peeked dead-letter message stays hidden while the rest are read.
@@ -48,13 +52,20 @@ pub struct Sources<'a> {
     pub projector_dlq_url: &'a str,
 }
 
-/// Checks every invariant; `published` is every body sent, repeats included.
-pub async fn run(sources: &Sources<'_>, published: &[String]) -> Result<CheckReport, CheckError> {
-    let dlq = dlq::peek_bodies(sources.aws, sources.commands_dlq_url, PEEK_HIDE).await?;
-    let mut report = check_write_side(sources.write, published, dlq).await?;
+/// Checks every invariant; `published` is every body sent, repeats included; `planted` the
+/// poisons the scenario dead-lettered on purpose.
+pub async fn run(
+    sources: &Sources<'_>,
+    published: &[String],
+    planted: &Planted,
+) -> Result<CheckReport, CheckError> {
+    let dlq = dlq::peek(sources.aws, sources.commands_dlq_url, PEEK_HIDE).await?;
+    let bodies = dlq.iter().map(|m| m.body.clone()).collect();
+    let mut report = check_write_side(sources.write, published, bodies).await?;
+    dead_letters::commands(&dlq, planted, &mut report);
     read_side::verify(sources.write, sources.read, &mut report).await?;
-    let projector_dlq = dlq::peek_bodies(sources.aws, sources.projector_dlq_url, PEEK_HIDE).await?;
-    read_side::projector_dlq(&projector_dlq, &mut report);
+    let projector_dlq = dlq::peek(sources.aws, sources.projector_dlq_url, PEEK_HIDE).await?;
+    dead_letters::projector(&projector_dlq, planted, &mut report);
     Ok(report)
 }
 
@@ -67,7 +78,8 @@ pub struct CheckSettings {
     pub topology: Topology,
 }
 
-/// Connects to both databases and the queues named by `settings.topology`, then [`run`]s.
+/// Connects to both databases and the queues named by `settings.topology`, then [`run`]s
+/// (nothing planted: an operator's DLQ holds no poison on purpose).
 pub async fn connect_and_run(
     settings: &CheckSettings,
     published: &[String],
@@ -94,7 +106,7 @@ pub async fn connect_and_run(
         projector_queue_url: &projector,
         projector_dlq_url: &projector_dlq,
     };
-    let report = run(&sources, published).await;
+    let report = run(&sources, published, &Planted::none()).await;
     write.close().await;
     read.close().await;
     report

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-/// Violations listed one per line before the rest are summed up.
+use super::DeadLetter;
+
+/// Violations (and dead letters) listed one per line before the rest are summed up.
 const SHOWN_VIOLATIONS: usize = 25;
 
 /// One broken promise.
@@ -32,6 +34,8 @@ pub struct CheckReport {
     pub unexpected: usize,
     pub oversold: usize,
     pub read_model_differences: usize,
+    /// Every message found in either DLQ, with whether it may be there.
+    pub dead_letters: Vec<DeadLetter>,
     pub violations: Vec<Violation>,
 }
 
@@ -51,6 +55,21 @@ impl CheckReport {
     pub fn broke(&self, invariant: &str) -> bool {
         self.violations.iter().any(|v| v.invariant == invariant)
     }
+
+    /// What the DLQs hold, one line each (up to a limit), for the reports.
+    pub fn write_dead_letters(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        if self.dead_letters.is_empty() {
+            return writeln!(f, "dead letters: none in either DLQ");
+        }
+        writeln!(f, "dead letters: {}", self.dead_letters.len())?;
+        for found in self.dead_letters.iter().take(SHOWN_VIOLATIONS) {
+            writeln!(f, "  {found}")?;
+        }
+        match self.dead_letters.len().checked_sub(SHOWN_VIOLATIONS) {
+            Some(more) if more > 0 => writeln!(f, "  ... and {more} more"),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Display for CheckReport {
@@ -69,6 +88,7 @@ impl std::fmt::Display for CheckReport {
             self.read_model_differences,
             self.in_projector_dlq
         )?;
+        self.write_dead_letters(f)?;
         for v in self.violations.iter().take(SHOWN_VIOLATIONS) {
             writeln!(f, "VIOLATION {}: {}", v.invariant, v.detail)?;
         }
@@ -113,5 +133,27 @@ mod tests {
         assert_eq!(text.matches("VIOLATION").count(), SHOWN_VIOLATIONS);
         assert!(text.contains("... and 5 more violations"), "{text}");
         assert!(text.ends_with("INVARIANTS BROKEN"), "{text}");
+    }
+
+    #[test]
+    fn the_report_lists_each_dead_letter_and_says_when_there_is_none() {
+        let mut report = CheckReport::default();
+        assert!(report
+            .to_string()
+            .contains("dead letters: none in either DLQ"));
+        report.dead_letters.push(DeadLetter {
+            queue: crate::check::dead_letters::Dlq::Commands,
+            message_id: "m-1".into(),
+            id: Some("c-1".into()),
+            kind: Some("PlaceOrder".into()),
+            violation: true,
+            why: "a valid command nobody planted".into(),
+        });
+        let text = report.to_string();
+        assert!(text.contains("dead letters: 1\n"), "{text}");
+        assert!(
+            text.contains("commands DLQ message m-1: PlaceOrder c-1 [VIOLATION]"),
+            "{text}"
+        );
     }
 }

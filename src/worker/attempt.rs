@@ -444,6 +444,7 @@ fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid]) -> Result<Vec<Decided<
         let before = state.products.clone();
         let outcome = domain::decide(state, &v.envelope)
             .map_err(|e| Retry::Stop(WorkerError::Failed(e.to_string())))?;
+        bugs::fail_cancel_before_order(&outcome).map_err(Retry::Stop)?;
         let changed_products = state
             .products
             .iter()

@@ -7,10 +7,15 @@
 //!   ARCHITECTURE.md step 6 forbids.
 //! - `worker::bug_skip_inbox_check`: known commands are decided again; only their inbox row
 //!   is not inserted twice (so the transaction commits), their effects are.
+//! - `worker::bug_cancel_before_order_fails`: a CancelOrder that comes before its PlaceOrder
+//!   (valid: it is to be remembered) is taken for an unexpected failure, so it is retried
+//!   and dead-lettered: a valid command in the DLQ, which only the strict checker sees.
 
 use sqlx::PgConnection;
 
 use super::unit::Lease;
+use super::WorkerError;
+use crate::domain::Outcome;
 use crate::failpoint;
 use crate::store::inbox::{self, InboxRow};
 use crate::store::StoreError;
@@ -28,6 +33,20 @@ pub(super) async fn release_lock_before_commit(lease: &mut Option<Lease>) {
         if let Err(e) = lease.locks.release().await {
             tracing::warn!(error = %e, "bug switch: early release failed");
         }
+    }
+}
+
+/// Fails the decision of a cancel that came before its order (when switched on).
+pub(super) fn fail_cancel_before_order(outcome: &Outcome) -> Result<(), WorkerError> {
+    match outcome {
+        Outcome::CancelRemembered { order_id }
+            if failpoint::bug("worker::bug_cancel_before_order_fails") =>
+        {
+            Err(WorkerError::Failed(format!(
+                "bug switch: the cancel of {order_id} came before its order"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

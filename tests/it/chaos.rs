@@ -31,7 +31,7 @@ mod slow;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fulfil::check::{self, drain::Drained, CheckReport, Sources};
+use fulfil::check::{self, drain::Drained, CheckReport, Planted, Sources};
 use fulfil::db::Database;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,6 +47,8 @@ pub struct Run {
     pub p: Pipeline,
     pub read: PgPool,
     published: Mutex<Vec<String>>,
+    /// Ids of the poisons the scenario dead-letters on purpose (see [`Run::plant`]).
+    planted: Mutex<Vec<String>>,
     pub read_side: Vec<WorkerProcess>,
 }
 
@@ -77,6 +79,7 @@ impl Run {
             p,
             read,
             published: Mutex::new(Vec::new()),
+            planted: Mutex::new(Vec::new()),
             read_side: Vec::new(),
         }
     }
@@ -97,6 +100,19 @@ impl Run {
 
     pub fn published(&self) -> Vec<String> {
         self.published.lock().expect("published list").clone()
+    }
+
+    /// Declares that the command (or event) `id` is a poison this scenario sends to a DLQ on
+    /// purpose: the checker lists it there instead of calling it a violation.
+    pub fn plant(&self, id: &str) {
+        self.planted
+            .lock()
+            .expect("planted list")
+            .push(id.to_owned());
+    }
+
+    fn planted(&self) -> Planted {
+        Planted::ids(self.planted.lock().expect("planted list").clone())
     }
 
     /// Publishes through SNS (as upstream does) and records every body.
@@ -137,7 +153,12 @@ impl Run {
     }
 
     pub async fn check(&self) -> CheckReport {
-        check::run(&self.sources(), &self.published())
+        self.check_with(&self.planted()).await
+    }
+
+    /// The checker as if only `planted` had been declared.
+    pub async fn check_with(&self, planted: &Planted) -> CheckReport {
+        check::run(&self.sources(), &self.published(), planted)
             .await
             .expect("the checker ran")
     }

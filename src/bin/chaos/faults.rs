@@ -2,7 +2,7 @@
 //! waited out before the next, counted by kind. A fault that could not be injected (e.g.
 //! `./dev fault` failed) is reported and not counted; the services are healed after it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -11,11 +11,26 @@ use crate::procs::Procs;
 use crate::schedule::{Fault, Step};
 use crate::services::Services;
 
-/// Faults injected, by kind.
-pub type Injected = BTreeMap<String, usize>;
+/// Faults injected: how many of each kind, and which broad kinds ([`Fault::class`]).
+#[derive(Debug, Default)]
+pub struct Injected {
+    pub by_kind: BTreeMap<String, usize>,
+    pub classes: BTreeSet<&'static str>,
+}
+
+impl Injected {
+    fn count(&mut self, fault: &Fault) {
+        *self.by_kind.entry(fault.kind()).or_default() += 1;
+        self.classes.insert(fault.class());
+    }
+
+    pub fn total(&self) -> usize {
+        self.by_kind.values().sum()
+    }
+}
 
 pub async fn run(steps: &[Step], procs: &Procs, services: &Services, started: Instant) -> Injected {
-    let mut injected = Injected::new();
+    let mut injected = Injected::default();
     for step in steps {
         tokio::time::sleep_until(started + step.at).await;
         let late = started.elapsed().saturating_sub(step.at);
@@ -30,7 +45,7 @@ pub async fn run(steps: &[Step], procs: &Procs, services: &Services, started: In
             }
         );
         match inject(&step.fault, procs, services).await {
-            Ok(()) => *injected.entry(step.fault.kind()).or_default() += 1,
+            Ok(()) => injected.count(&step.fault),
             Err(e) => {
                 eprintln!("chaos: could not inject {}: {e:#}", step.fault);
                 services.heal().await;

@@ -4,7 +4,9 @@
 //! minutes publishes seeded load while a seeded schedule of faults runs (processes killed,
 //! paused, restarted with failpoints; PostgreSQL, Redis and LocalStack broken). Then it heals
 //! everything, waits for the drain, runs the invariant checker and prints the report.
-//! Exit 1 when an invariant broke or the drain did not finish.
+//! Exit 1 when an invariant broke (a valid command in the commands DLQ or anything in the
+//! projector DLQ included), the drain did not finish, or fewer faults (or kinds of fault)
+//! were injected than `--min-faults` / `--min-kinds` ask.
 
 mod bodies;
 mod faults;
@@ -45,6 +47,22 @@ struct Args {
     /// Longest wait for the drain, in minutes.
     #[arg(long, default_value_t = 10.0)]
     drain_minutes: f64,
+    /// Faults the soak must inject; a short soak's schedule is packed tighter to hold them.
+    #[arg(long, default_value_t = 0)]
+    min_faults: usize,
+    /// Kinds of fault it must inject (kill, pause, failpoint, PostgreSQL crash, Redis
+    /// flush, Redis pause, Redis kill, LocalStack pause).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=schedule::CLASSES as i64))]
+    min_kinds: u8,
+}
+
+impl Args {
+    fn minimum(&self) -> schedule::Minimum {
+        schedule::Minimum {
+            faults: self.min_faults,
+            kinds: self.min_kinds.into(),
+        }
+    }
 }
 
 #[tokio::main]
@@ -52,15 +70,18 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seed = args.seed.unwrap_or_else(rand::random);
     let length = Duration::from_secs_f64(args.minutes * 60.0);
-    let steps = schedule::plan(seed, length);
+    let steps = schedule::plan(seed, length, args.minimum());
     let listing: String = steps
         .iter()
         .map(|s| format!("{:>8.1} s  {}\n", s.at.as_secs_f64(), s.fault))
         .collect();
     println!(
-        "chaos: seed {seed}, {} faults scheduled over {} min:\n{listing}",
+        "chaos: seed {seed}, {} faults of {} kinds scheduled over {} min (minimum {} of {} kinds):\n{listing}",
         steps.len(),
-        args.minutes
+        schedule::kinds(&steps),
+        args.minutes,
+        args.min_faults,
+        args.min_kinds
     );
     std::fs::create_dir_all(args.dir.join("logs"))?;
     std::fs::write(args.dir.join("schedule.txt"), &listing)?;
@@ -75,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("{soak}");
     std::fs::write(args.dir.join("report.txt"), soak.to_string())?;
-    if !soak.is_clean() || soak.faults() == 0 {
+    if !soak.is_clean() {
         std::process::exit(1);
     }
     Ok(())
@@ -111,13 +132,16 @@ async fn run(
     )
     .await?;
     let text = std::fs::read_to_string(args.dir.join("published.jsonl"))?;
-    let check = check::run(&stack.sources(), &published::parse(&text)).await?;
+    // The soak plants no poison: its invalid bodies are kept as invalid, never dead-lettered.
+    let planted = check::Planted::none();
+    let check = check::run(&stack.sources(), &published::parse(&text), &planted).await?;
     supervising.cancel();
     procs.stop(Duration::from_secs(30)).await;
     Ok(report::Soak {
         seed,
         minutes: args.minutes,
         fifo: !args.standard,
+        minimum: args.minimum(),
         injected,
         seen: procs.seen(),
         drained,

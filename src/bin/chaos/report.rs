@@ -8,11 +8,14 @@ use fulfil::check::CheckReport;
 
 use crate::faults::Injected;
 use crate::procs::Seen;
+use crate::schedule::Minimum;
 
 pub struct Soak {
     pub seed: u64,
     pub minutes: f64,
     pub fifo: bool,
+    /// Faults and kinds the soak had to inject (`--min-faults`, `--min-kinds`).
+    pub minimum: Minimum,
     pub injected: Injected,
     pub seen: Seen,
     pub drained: Drained,
@@ -21,12 +24,21 @@ pub struct Soak {
 
 impl Soak {
     pub fn faults(&self) -> usize {
-        self.injected.values().sum()
+        self.injected.total()
     }
 
-    /// Nothing broken, and the pipeline drained.
+    /// Whether the faults injected reach the minimum (at least one in any case: a soak
+    /// without a fault proves nothing).
+    pub fn faults_enough(&self) -> bool {
+        self.faults() > 0
+            && self
+                .minimum
+                .met_by(self.faults(), self.injected.classes.len())
+    }
+
+    /// Nothing broken (both DLQs included), the pipeline drained, the faults injected.
     pub fn is_clean(&self) -> bool {
-        self.check.is_clean() && self.drained.complete
+        self.check.is_clean() && self.drained.complete && self.faults_enough()
     }
 }
 
@@ -38,8 +50,18 @@ impl fmt::Display for Soak {
             "== chaos soak: seed {}, {} min of load and faults, {queues} queues ==",
             self.seed, self.minutes
         )?;
-        writeln!(f, "faults injected: {} in all", self.faults())?;
-        for (kind, n) in &self.injected {
+        let (n, kinds, min) = (self.faults(), self.injected.classes.len(), &self.minimum);
+        let met = if self.faults_enough() {
+            "met"
+        } else {
+            "NOT MET"
+        };
+        writeln!(
+            f,
+            "faults injected: {n} of {kinds} kinds (minimum {} of {} kinds: {met})",
+            min.faults, min.kinds
+        )?;
+        for (kind, n) in &self.injected.by_kind {
             writeln!(f, "  {n:>5}  {kind}")?;
         }
         writeln!(
@@ -66,6 +88,7 @@ impl fmt::Display for Soak {
             "time to drain: {:.1} s ({drain})",
             self.drained.waited.as_secs_f64()
         )?;
+        c.write_dead_letters(f)?;
         for v in c.violations.iter().take(25) {
             writeln!(f, "VIOLATION {}: {}", v.invariant, v.detail)?;
         }

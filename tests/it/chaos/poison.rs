@@ -1,9 +1,13 @@
 //! A valid command that always fails (failpoint `worker::poison`): on its last delivery (two
-//! receives here) it lands in the DLQ, where the checker accounts for it, while every other
+//! receives here) it lands in the DLQ, where the checker lists it as the poison the scenario
+//! declares it planted (undeclared, the same DLQ is a violation), while every other
 //! command flows. On FIFO only its own message group waits behind it: a second PlaceOrder
 //! for the same order (same group), sent once the first has failed, is decided only after
 //! the poisoned one's last failure, is not dead-lettered along with it, and confirms the
 //! order.
+
+use fulfil::check::dead_letters::NO_VALID_COMMAND_IN_DLQ;
+use fulfil::check::Planted;
 
 use super::{assert_clean, sale, Run, DRAIN};
 use crate::harness::{bodies::place, eventually};
@@ -24,6 +28,7 @@ async fn poisoned_command(fifo: bool) {
     run.start_read_side().await;
     let env = [("FAILPOINTS", "worker::poison=return(c-poison)")];
     let worker = run.p.worker_with(&[], &env).await;
+    run.plant("c-poison");
     let (restock, others) = sale("bread", 100, OTHERS, 1);
     run.publish(&[restock]).await;
     run.p
@@ -58,6 +63,15 @@ async fn poisoned_command(fifo: bool) {
     let report = run.finish().await;
     assert_clean(&report);
     assert_eq!(report.in_dlq, 1, "only the poisoned command is in the DLQ");
+    let listed = &report.dead_letters;
+    assert_eq!(listed.len(), 1, "{report}");
+    assert_eq!(listed[0].id.as_deref(), Some("c-poison"));
+    assert!(
+        !listed[0].violation && listed[0].why.contains("planted"),
+        "{report}"
+    );
+    let undeclared = run.check_with(&Planted::none()).await;
+    assert!(undeclared.broke(NO_VALID_COMMAND_IN_DLQ), "{undeclared}");
     assert_eq!(report.applied, OTHERS + 2);
     let confirmed =
         "SELECT count(*) FROM orders WHERE order_id = 'o-poison' AND status = 'confirmed'";

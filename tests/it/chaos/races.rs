@@ -2,10 +2,14 @@
 //! same batch as, or before, its PlaceOrder, and three workers take them in any order, even
 //! at the same moment. Whichever comes first, every order must end cancelled and every unit
 //! back on the shelf: a cancel that arrives first is remembered, one that arrives second
-//! gives the stock back, and the two never both miss each other.
+//! gives the stock back, and the two never both miss each other. And a cancel that comes
+//! long before its order: remembered, never failed into the DLQ.
+
+use fulfil::check::{drain, CheckReport};
 
 use super::{assert_clean, Run, DRAIN};
 use crate::harness::bodies::{cancel, place, restock};
+use crate::harness::eventually;
 
 const ORDERS: usize = 60;
 const STOCK: i64 = 1000;
@@ -63,4 +67,50 @@ async fn cancels_racing_their_orders_always_end_cancelled_with_every_unit_back()
         0,
         "no cancel is left waiting for an order that exists"
     );
+}
+
+/// A cancel published alone, its order only once the cancel was decided or dead-lettered,
+/// on a queue that dead-letters after two receives; `failpoints` goes to the worker (for a
+/// deliberately broken build).
+pub async fn cancel_long_before_its_order(failpoints: &str) -> (Run, CheckReport) {
+    let mut run = Run::new(false, 2).await;
+    run.start_read_side().await;
+    let _worker = run.p.worker_with(&[], &[("FAILPOINTS", failpoints)]).await;
+    run.publish(&[restock("r-0", "p-0", 10)]).await;
+    run.p
+        .wait_for_count("SELECT count(*) FROM products", 1, DRAIN)
+        .await;
+    run.publish(&[cancel("x-early", "o-late")]).await;
+    let dlq = &run.p.provisioned.commands_dlq.url;
+    eventually(
+        DRAIN,
+        "the early cancel decided or dead-lettered",
+        || async {
+            let decided = run
+                .p
+                .count("SELECT count(*) FROM inbox WHERE command_id = 'x-early'")
+                .await;
+            let (dead, _) = drain::depth(&run.p.aws, dlq).await.expect("DLQ depth");
+            (decided + dead > 0).then_some(())
+        },
+    )
+    .await;
+    run.publish(&[place("c-late", "o-late", &[("p-0", 2)])])
+        .await;
+    let report = run.finish().await;
+    (run, report)
+}
+
+#[tokio::test]
+async fn a_cancel_long_before_its_order_is_remembered_and_the_order_ends_cancelled() {
+    let (run, report) = cancel_long_before_its_order("").await;
+    assert_clean(&report);
+    assert!(report.dead_letters.is_empty(), "{report}");
+    assert_eq!(
+        run.p
+            .count("SELECT count(*) FROM orders WHERE order_id = 'o-late' AND status = 'cancelled'")
+            .await,
+        1
+    );
+    assert_eq!(run.p.count("SELECT available FROM products").await, 10);
 }
