@@ -22,4 +22,5 @@ mod projector;
 mod publish;
 mod read_side;
 mod relay;
+mod shutdown;
 mod worker;
