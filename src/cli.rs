@@ -194,6 +194,11 @@ pub struct WorkerArgs {
     /// lease [default: 80 % of the lease].
     #[arg(long, env = "FULFIL_DB_IDLE_IN_TRANSACTION_MS")]
     pub db_idle_in_transaction_ms: Option<u64>,
+    /// Longest one received batch may be worked on, in milliseconds, before it is abandoned
+    /// and its messages returned to the queue (counted in fulfil_messages_abandoned_total);
+    /// above the lock lease. A hung batch is otherwise kept invisible forever.
+    #[arg(long, env = "FULFIL_PROCESSING_DEADLINE_MS", default_value_t = 300_000)]
+    pub processing_deadline_ms: u64,
     /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
     pub ops_addr: String,
@@ -262,6 +267,11 @@ impl WorkerArgs {
             lock,
             groups: self.group_limits()?,
             db_limits: self.db_limits(lease)?,
+            processing_deadline: config::validate_processing_deadline(
+                "FULFIL_PROCESSING_DEADLINE_MS (--processing-deadline-ms)",
+                self.processing_deadline_ms,
+                lease,
+            )?,
             ops_addr: config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", &self.ops_addr)?,
         })
     }

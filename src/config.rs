@@ -211,6 +211,28 @@ impl Topology {
     }
 }
 
+/// The processing deadline of a batch, in milliseconds: longer than the lock lease (one
+/// healthy commit may take up to a lease, and a batch that waits for a contended lock waits
+/// a lease at a time), and at most 12 hours, SQS's longest visibility timeout (a batch held
+/// longer is hung, not slow).
+pub fn validate_processing_deadline(
+    setting: &'static str,
+    ms: u64,
+    lease_ms: u64,
+) -> Result<Duration, ConfigError> {
+    const MOST_MS: u64 = 43_200_000;
+    let refuse = |reason: String| Err(ConfigError::new(setting, &ms.to_string(), reason));
+    if ms <= lease_ms {
+        return refuse(format!(
+            "must be longer than the lock lease (FULFIL_LOCK_LEASE_MS = {lease_ms})"
+        ));
+    }
+    if ms > MOST_MS {
+        return refuse(format!("must be at most {MOST_MS} (12 hours)"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
 /// An address to listen on, like `127.0.0.1:9464`.
 pub fn validate_socket_addr(
     setting: &'static str,
@@ -301,6 +323,24 @@ mod tests {
     #[test]
     fn a_zero_receive_count_is_refused() {
         assert!(Topology::validate("", true, 0, 30).is_err());
+    }
+
+    #[test]
+    fn a_processing_deadline_must_outlast_the_lock_lease_and_stay_within_12_hours() {
+        let setting = "FULFIL_PROCESSING_DEADLINE_MS (--processing-deadline-ms)";
+        assert_eq!(
+            validate_processing_deadline(setting, 300_000, 5000),
+            Ok(Duration::from_secs(300))
+        );
+        let short = validate_processing_deadline(setting, 5000, 5000).unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "FULFIL_PROCESSING_DEADLINE_MS (--processing-deadline-ms): \"5000\" must be \
+             longer than the lock lease (FULFIL_LOCK_LEASE_MS = 5000)"
+        );
+        assert!(validate_processing_deadline(setting, 0, 5000).is_err());
+        let long = validate_processing_deadline(setting, 43_200_001, 5000).unwrap_err();
+        assert_eq!(long.value, "43200001");
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //!
 //! The sites: `worker::after_receive`, `worker::after_lock`, `worker::before_commit`,
 //! `worker::after_commit_before_cache`, `worker::before_unlock`, `consumer::before_delete`,
-//! `relay::after_publish_before_mark`, `worker::poison` (see `worker`) and
-//! `consumer::slow_heartbeat` (`return(MS)`: one visibility extension sent MS ms late). Three switches turn
+//! `relay::after_publish_before_mark`, `worker::poison` (see `worker`),
+//! `consumer::slow_heartbeat` (`return(MS)`: one visibility extension sent MS ms late) and
+//! `consumer::hang_batch` (`return`: every handler call hangs until the processing deadline;
+//! `return(MS)`: each is MS ms late). Three switches turn
 //! on deliberately broken behaviour, only so the suite can prove it would notice:
 //! `worker::bug_release_lock_before_commit`, `worker::bug_skip_inbox_check` and
 //! `worker::bug_cancel_before_order_fails` (see `worker::bugs`).

@@ -25,6 +25,7 @@ pub mod ops;
 pub mod projector;
 pub mod publish;
 pub mod queue;
+pub mod redis_fault;
 pub mod relay;
 pub mod run;
 pub mod scenario;

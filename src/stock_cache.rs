@@ -2,7 +2,10 @@
 //! no row from PostgreSQL. The database stays the record: a miss hydrates from it, an entry
 //! is written only after the commit (and never over a newer version), and a stale entry
 //! (a worker died between commit and cache write) is caught by the version-conditional write
-//! in `store::products`, dropped here and re-read.
+//! in `store::products`, dropped here and re-read. An entry that cannot be read (garbage, an
+//! older format, another type of key) is a miss: it is hydrated and replaced like any miss.
+//! Every entry expires a day after its last write, so entries of products no longer sold
+//! do not pile up; entries are only ever written for products the database holds.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,24 +16,42 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Product;
 use crate::store::products::StoredProduct;
 
-/// Entries unused for a day expire; a miss only costs one read.
+/// Entries not written for a day expire; a miss only costs one read.
 const TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// Sets each key unless the cached version is already newer: a slow writer can never put an
-/// older state over a newer one.
+/// The entry format this build writes and reads; an entry of any other (or none) is a miss.
+/// Change it with any change to [`Entry`] that an older reader would misread.
+const FORMAT: u32 = 1;
+
+/// Sets each key unless it holds a readable entry of a newer version: a slow writer can
+/// never put an older state over a newer one, and an unreadable entry (garbage, another
+/// format, another type of key) never blocks the write that replaces it.
+/// KEYS = entry keys; ARGV = one encoded entry per key, then the TTL in ms, then the format.
 const PUT_SCRIPT: &str = r#"
+local n = #KEYS
+local ttl, format = ARGV[n + 1], tonumber(ARGV[n + 2])
+local function version_of(raw)
+  if type(raw) ~= 'string' then
+    return nil
+  end
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' and entry.format == format and type(entry.version) == 'number' then
+    return entry.version
+  end
+  return nil
+end
 for i, key in ipairs(KEYS) do
   local new = cjson.decode(ARGV[i])
-  local current = redis.call('GET', key)
-  if (not current) or cjson.decode(current).version < new.version then
-    redis.call('SET', key, ARGV[i], 'PX', ARGV[#KEYS + 1])
+  local current = version_of(redis.pcall('GET', key))
+  if current == nil or current < new.version then
+    redis.call('SET', key, ARGV[i], 'PX', ttl)
   end
 end
-return #KEYS
+return n
 "#;
 
 #[derive(Debug, thiserror::Error)]
-#[error("stock cache: {operation} failed: {source}")]
+#[error("stock cache: {operation} failed{}: {source}", oom_hint(.source))]
 pub struct CacheError {
     pub operation: &'static str,
     #[source]
@@ -38,17 +59,24 @@ pub struct CacheError {
 }
 
 impl CacheError {
-    /// Redis unreachable (as opposed to a bad reply): stop receiving until it is back.
+    /// Redis unreachable or out of memory (as opposed to a bad reply): stop receiving until
+    /// it is back.
     pub fn is_outage(&self) -> bool {
-        self.source.is_io_error()
-            || self.source.is_connection_dropped()
-            || self.source.is_timeout()
-            || self.source.is_connection_refusal()
+        crate::redis_fault::is_outage(&self.source)
+    }
+}
+
+/// Says so when Redis refused for want of memory; its own message only hints at it.
+fn oom_hint(source: &redis::RedisError) -> String {
+    match crate::redis_fault::is_out_of_memory(source) {
+        true => format!(" ({})", crate::redis_fault::OUT_OF_MEMORY),
+        false => String::new(),
     }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
+    format: u32,
     name: Option<String>,
     available: i64,
     restocked: i64,
@@ -81,7 +109,8 @@ impl StockCache {
         format!("{}stock:{product_id}", self.prefix)
     }
 
-    /// The cached entries among `ids`; absent or unreadable entries are misses.
+    /// The cached entries among `ids`; absent or unreadable entries are misses (the latter
+    /// logged: the hydration that follows replaces them).
     pub async fn get_many(&self, ids: &[String]) -> Result<BTreeMap<String, Cached>, CacheError> {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
@@ -99,7 +128,7 @@ impl StockCache {
         Ok(ids
             .iter()
             .zip(values)
-            .filter_map(|(id, v)| Some((id.clone(), decode(v?.as_str())?)))
+            .filter_map(|(id, raw)| Some((id.clone(), readable(id, &raw?)?)))
             .collect())
     }
 
@@ -112,7 +141,7 @@ impl StockCache {
         for (id, product, version) in entries {
             invocation.key(self.key(id)).arg(encode(product, *version));
         }
-        invocation.arg(TTL.as_millis() as u64);
+        invocation.arg(TTL.as_millis() as u64).arg(FORMAT);
         let _: i64 = invocation
             .invoke_async(&mut self.conn.clone())
             .await
@@ -123,10 +152,16 @@ impl StockCache {
         Ok(())
     }
 
-    /// Whether Redis answers: part of the worker's health probe.
-    pub async fn ping(&self) -> bool {
-        let pong: Result<String, _> = redis::cmd("PING").query_async(&mut self.conn.clone()).await;
-        pong.is_ok()
+    /// Whether Redis takes a write: part of the worker's health probe. PING would not do:
+    /// Redis out of memory answers it while refusing every write.
+    pub async fn takes_writes(&self) -> bool {
+        let mut set = redis::cmd("SET");
+        set.arg(format!("{}health", self.prefix))
+            .arg("1")
+            .arg("PX")
+            .arg(10_000);
+        let done: Result<(), _> = set.query_async(&mut self.conn.clone()).await;
+        done.is_ok()
     }
 
     /// Drops entries found stale, so the next read hydrates from the database.
@@ -156,6 +191,7 @@ impl From<&StoredProduct> for (Product, i64) {
 
 fn encode(p: &Product, version: i64) -> String {
     let entry = Entry {
+        format: FORMAT,
         name: p.name.clone(),
         available: p.available,
         restocked: p.restocked,
@@ -166,8 +202,23 @@ fn encode(p: &Product, version: i64) -> String {
     serde_json::to_string(&entry).unwrap_or_default()
 }
 
+/// The entry `raw` of product `id`, or `None` (logged) when it cannot be read.
+fn readable(id: &str, raw: &str) -> Option<Cached> {
+    let entry = decode(raw);
+    if entry.is_none() {
+        tracing::warn!(
+            product_id = id,
+            "unreadable stock-cache entry (garbage or another format): read from the database and replaced"
+        );
+    }
+    entry
+}
+
 fn decode(raw: &str) -> Option<Cached> {
     let e: Entry = serde_json::from_str(raw).ok()?;
+    if e.format != FORMAT {
+        return None;
+    }
     let product = Product {
         name: e.name,
         available: e.available,
@@ -193,5 +244,16 @@ mod tests {
         };
         assert_eq!(decode(&encode(&p, 7)), Some((p, 7)));
         assert_eq!(decode("not json"), None);
+    }
+
+    #[test]
+    fn an_entry_of_another_format_or_none_is_a_miss() {
+        let unmarked =
+            r#"{"name":null,"available":1,"restocked":1,"confirmed":0,"cancelled":0,"version":3}"#;
+        assert_eq!(decode(unmarked), None);
+        let newer = unmarked.replace("{", r#"{"format":2,"#);
+        assert_eq!(decode(&newer), None);
+        let current = unmarked.replace("{", r#"{"format":1,"#);
+        assert!(decode(&current).is_some());
     }
 }

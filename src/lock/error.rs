@@ -20,6 +20,13 @@ pub enum LockError {
         operation: &'static str,
         source: redis::RedisError,
     },
+    /// Redis refused the step's write for want of memory: an outage of Redis for the
+    /// worker's purposes, though Redis still answers reads and PING.
+    #[error("redis {operation} refused: {}", crate::redis_fault::OUT_OF_MEMORY)]
+    OutOfMemory {
+        operation: &'static str,
+        source: redis::RedisError,
+    },
 }
 
 impl LockError {
@@ -28,11 +35,14 @@ impl LockError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Timeout { .. } => true,
-            Self::Redis { .. } => true,
+            Self::Redis { .. } | Self::OutOfMemory { .. } => true,
         }
     }
 
     pub(super) fn redis(operation: &'static str) -> impl FnOnce(redis::RedisError) -> Self {
-        move |source| Self::Redis { operation, source }
+        move |source| match crate::redis_fault::is_out_of_memory(&source) {
+            true => Self::OutOfMemory { operation, source },
+            false => Self::Redis { operation, source },
+        }
     }
 }

@@ -21,14 +21,15 @@ pub struct ReleaseReport {
     pub not_ours: Vec<String>,
 }
 
-/// Locks held for one batch; product ids, keys and fences are index-aligned and sorted.
+/// Locks held for one batch; product ids and keys are index-aligned and sorted, and share one
+/// fencing token.
 pub struct HeldLocks {
     conn: ConnectionManager,
     scripts: Arc<Scripts>,
     token: String,
     product_ids: Vec<String>,
     locks: Vec<String>,
-    fences: Vec<i64>,
+    fence: i64,
     lease: Duration,
     lost: CancellationToken,
     watchdog: Option<Watchdog>,
@@ -41,7 +42,7 @@ pub(super) struct Granted {
     pub(super) token: String,
     pub(super) product_ids: Vec<String>,
     pub(super) locks: Vec<String>,
-    pub(super) fences: Vec<i64>,
+    pub(super) fence: i64,
     pub(super) lease: Duration,
     pub(super) assured: Instant,
 }
@@ -67,7 +68,7 @@ impl HeldLocks {
             token,
             product_ids,
             locks,
-            fences,
+            fence,
             lease,
             ..
         } = granted;
@@ -77,7 +78,7 @@ impl HeldLocks {
             token,
             product_ids,
             locks,
-            fences,
+            fence,
             lease,
             lost,
             watchdog,
@@ -86,8 +87,10 @@ impl HeldLocks {
 
     /// The token to write with `fence <= $token`; `None` for a product this batch did not lock.
     pub fn fence(&self, product_id: &str) -> Option<i64> {
-        let index = self.product_ids.iter().position(|id| id == product_id)?;
-        self.fences.get(index).copied()
+        self.product_ids
+            .iter()
+            .any(|id| id == product_id)
+            .then_some(self.fence)
     }
 
     pub fn product_ids(&self) -> impl Iterator<Item = &str> {
@@ -142,7 +145,7 @@ impl std::fmt::Debug for HeldLocks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HeldLocks")
             .field("product_ids", &self.product_ids)
-            .field("fences", &self.fences)
+            .field("fence", &self.fence)
             .field("lost", &self.is_lost())
             .finish_non_exhaustive()
     }

@@ -4,7 +4,18 @@
 //! get wrong and never a half-held set. Every acquisition also gets a fencing token, because
 //! a lease can expire behind a paused worker's back; PostgreSQL's `fence <= $token` check, not
 //! the lock, is what finally stops a stale worker from overselling.
-//! Touches only the Redis keys `{key_prefix}lock:{product}` and `{key_prefix}fence:{product}`.
+//!
+//! The tokens come from one counter for all products. A token need only be above every token
+//! handed out before for the same product, and one counter that only rises gives that for
+//! every product at once, with no key per product beside its lock (deleted on release, and
+//! expiring with its lease): a command naming a product that does not exist leaves nothing
+//! behind, and the keys are as many as the locks held. The counter expires after
+//! [`FENCE_TTL`] unused; that, like a flush or a restart of Redis, restarts it low. It is
+//! safe because PostgreSQL keeps each product's highest fence written: a write with a low
+//! token is refused as stale, and the worker lifts the counter above the database's fence
+//! ([`StockLock::reseed_fence`]) before trying again. A lost counter costs a retry, never a
+//! wrong write.
+//! Touches only the Redis keys `{key_prefix}lock:{product}` and `{key_prefix}fence`.
 
 mod error;
 mod held;
@@ -22,6 +33,10 @@ use tokio::time::{sleep_until, timeout_at, Instant};
 use uuid::Uuid;
 
 pub use error::LockError;
+
+/// How long the fence counter lives without an acquisition; long enough that only an idle
+/// deployment ever loses it (and then recovers it, see the module's doc).
+pub const FENCE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub use held::{HeldLocks, ReleaseReport};
 
 use held::Granted;
@@ -55,11 +70,12 @@ pub struct StockLock {
     scripts: Arc<Scripts>,
 }
 
-/// The lock and fence keys of a sorted, deduplicated product list, index-aligned.
+/// The lock keys of a sorted, deduplicated product list (index-aligned), and the counter
+/// their fencing token comes from.
 struct Keys {
     product_ids: Vec<String>,
     locks: Vec<String>,
-    fences: Vec<String>,
+    fence: String,
 }
 
 impl StockLock {
@@ -90,7 +106,7 @@ impl StockLock {
         loop {
             let sent = Instant::now();
             match self.attempt(&keys, &token, sent).await? {
-                Attempt::Acquired(fences) => return Ok(self.grant(keys, token, fences, sent)),
+                Attempt::Acquired(fence) => return Ok(self.grant(keys, token, fence, sent)),
                 Attempt::Held(index) if Instant::now() >= deadline => {
                     return Err(self.timeout(keys, index));
                 }
@@ -112,18 +128,19 @@ impl StockLock {
         let token = Uuid::new_v4().to_string();
         let sent = Instant::now();
         match self.attempt(&keys, &token, sent).await? {
-            Attempt::Acquired(fences) => Ok(Ok(self.grant(keys, token, fences, sent))),
+            Attempt::Acquired(fence) => Ok(Ok(self.grant(keys, token, fence, sent))),
             Attempt::Held(index) => Ok(Err(keys.product_ids[index].clone())),
         }
     }
 
-    /// After Redis lost its data (FLUSHALL, restart) the fence counter restarts low while PostgreSQL keeps
-    /// the highest fence ever written; the worker calls this with the DB's fence so the next token is above it.
+    /// After Redis lost the fence counter (FLUSHALL, restart, [`FENCE_TTL`]) it restarts low
+    /// while PostgreSQL keeps the highest fence ever written; the worker calls this with
+    /// `product_id`'s fence in the DB so the next token is above it.
     ///
     /// # Errors
     /// `Redis` if Redis failed or did not answer within the lease; the counter is then as before.
     pub async fn reseed_fence(&self, product_id: &str, at_least: i64) -> Result<(), LockError> {
-        let key = format!("{}fence:{product_id}", self.config.key_prefix);
+        let key = self.fence_key();
         let mut conn = self.conn.clone();
         let reseed = self.scripts.reseed(&mut conn, &key, at_least);
         let fence = bounded(Instant::now() + self.config.lease, "reseed fence", reseed).await?;
@@ -140,22 +157,22 @@ impl StockLock {
             .iter()
             .map(|id| format!("{prefix}lock:{id}"))
             .collect();
-        let fences = product_ids
-            .iter()
-            .map(|id| format!("{prefix}fence:{id}"))
-            .collect();
         Keys {
             product_ids,
             locks,
-            fences,
+            fence: self.fence_key(),
         }
+    }
+
+    fn fence_key(&self) -> String {
+        format!("{}fence", self.config.key_prefix)
     }
 
     /// A grant that arrives after the lease could have run out is worthless, so the call is
     /// abandoned then; if the script did run, its keys expire by their lease.
     async fn attempt(&self, keys: &Keys, token: &str, sent: Instant) -> Result<Attempt, LockError> {
         let mut conn = self.conn.clone();
-        let key_lists = (keys.locks.as_slice(), keys.fences.as_slice());
+        let key_lists = (keys.locks.as_slice(), keys.fence.as_str());
         let attempt = self
             .scripts
             .acquire(&mut conn, key_lists, token, self.config.lease);
@@ -168,15 +185,15 @@ impl StockLock {
     }
 
     /// `sent` is when the winning attempt left: the lease started no earlier than that.
-    fn grant(&self, keys: Keys, token: String, fences: Vec<i64>, sent: Instant) -> HeldLocks {
-        tracing::debug!(product_ids = ?keys.product_ids, ?fences, "locks acquired");
+    fn grant(&self, keys: Keys, token: String, fence: i64, sent: Instant) -> HeldLocks {
+        tracing::debug!(product_ids = ?keys.product_ids, fence, "locks acquired");
         HeldLocks::start(Granted {
             conn: self.conn.clone(),
             scripts: Arc::clone(&self.scripts),
             token,
             product_ids: keys.product_ids,
             locks: keys.locks,
-            fences,
+            fence,
             lease: self.config.lease,
             assured: watchdog::assured_until(sent, self.config.lease),
         })

@@ -11,22 +11,23 @@ use redis::aio::ConnectionManager;
 use redis::{ErrorKind, RedisError, RedisResult, Script};
 
 /// All-or-nothing: checking every key before setting any is what keeps a batch from holding
-/// half its products (and so from deadlocking against a batch holding the other half).
-/// KEYS = n lock keys then their n fence keys; ARGV = owner token, lease in ms.
-/// Returns {1, fence...} or {0, index of the first held key}.
+/// half its products (and so from deadlocking against a batch holding the other half). The
+/// fence comes first: if Redis refuses the write (out of memory), no lock is left set.
+/// KEYS = n lock keys then the fence counter; ARGV = owner token, lease in ms, counter TTL
+/// in ms. Returns {1, fence} or {0, index of the first held key}.
 const ACQUIRE: &str = r"
-local n = #KEYS / 2
+local n = #KEYS - 1
 for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     return {0, i}
   end
 end
-local reply = {1}
+local fence = redis.call('INCR', KEYS[n + 1])
+redis.call('PEXPIRE', KEYS[n + 1], ARGV[3])
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-  reply[i + 1] = redis.call('INCR', KEYS[n + i])
 end
-return reply
+return {1, fence}
 ";
 
 /// Extends only keys that still carry our token: extending someone else's lock would let
@@ -57,12 +58,13 @@ return not_ours
 ";
 
 /// Only ever raises the counter: two workers reseeding from different DB snapshots must not
-/// pull it back below a token already handed out. Returns the counter's value afterwards.
+/// pull it back below a token already handed out. ARGV = the least value, the counter's TTL
+/// in ms. Returns the counter's value afterwards.
 const RESEED: &str = r"
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local wanted = tonumber(ARGV[1])
 if current < wanted then
-  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return wanted
 end
 return current
@@ -70,8 +72,8 @@ return current
 
 /// What one acquisition attempt found.
 pub(super) enum Attempt {
-    /// Every key is ours; the fences are in key order.
-    Acquired(Vec<i64>),
+    /// Every key is ours, under this fencing token.
+    Acquired(i64),
     /// Nothing was set because the key at this (0-based) index is held.
     Held(usize),
 }
@@ -97,13 +99,14 @@ impl Scripts {
     pub(super) async fn acquire(
         &self,
         conn: &mut ConnectionManager,
-        keys: (&[String], &[String]),
+        keys: (&[String], &str),
         token: &str,
         lease: Duration,
     ) -> RedisResult<Attempt> {
-        let (locks, fences) = keys;
+        let (locks, fence) = keys;
         let mut call = self.acquire.prepare_invoke();
-        call.key(locks).key(fences).arg(token).arg(lease_ms(lease));
+        call.key(locks).key(fence).arg(token).arg(lease_ms(lease));
+        call.arg(lease_ms(super::FENCE_TTL));
         parse_attempt(call.invoke_async(conn).await?)
     }
 
@@ -137,7 +140,9 @@ impl Scripts {
         at_least: i64,
     ) -> RedisResult<i64> {
         let mut call = self.reseed.prepare_invoke();
-        call.key(fence_key).arg(at_least);
+        call.key(fence_key)
+            .arg(at_least)
+            .arg(lease_ms(super::FENCE_TTL));
         call.invoke_async(conn).await
     }
 }
@@ -149,7 +154,7 @@ fn lease_ms(lease: Duration) -> u64 {
 
 fn parse_attempt(reply: Vec<i64>) -> RedisResult<Attempt> {
     match reply.split_first() {
-        Some((1, fences)) => Ok(Attempt::Acquired(fences.to_vec())),
+        Some((1, [fence])) => Ok(Attempt::Acquired(*fence)),
         Some((0, [held])) if *held >= 1 => Ok(Attempt::Held(index_from_lua(*held))),
         _ => Err(RedisError::from((
             ErrorKind::UnexpectedReturnType,

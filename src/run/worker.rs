@@ -30,6 +30,8 @@ pub struct WorkerRunSettings {
     pub lock: LockConfig,
     pub groups: GroupLimits,
     pub db_limits: db::SessionLimits,
+    /// Longest one batch may be worked on before it is abandoned and returned to the queue.
+    pub processing_deadline: Duration,
     pub ops_addr: SocketAddr,
 }
 
@@ -88,6 +90,7 @@ fn consumer_config(settings: &WorkerRunSettings, queue_url: String) -> ConsumerC
         wait_time: Duration::from_secs(20),
         visibility_timeout: settings.topology.visibility_timeout,
         max_backoff: Duration::from_secs(60),
+        processing_deadline: settings.processing_deadline,
     }
 }
 

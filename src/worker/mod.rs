@@ -86,7 +86,7 @@ impl From<LockError> for WorkerError {
     fn from(err: LockError) -> Self {
         match err {
             LockError::Timeout { .. } => WorkerError::Transient(err.to_string()),
-            LockError::Redis { .. } => WorkerError::Outage {
+            LockError::Redis { .. } | LockError::OutOfMemory { .. } => WorkerError::Outage {
                 dependency: "redis",
                 detail: format!("{err}: {:?}", std::error::Error::source(&err)),
             },
@@ -296,13 +296,14 @@ impl Worker {
         worst.map_or(Ok(fates), Err)
     }
 
-    /// Whether the write database and Redis answer: the consumer's probe during an outage.
-    /// Each probe is bounded: a black-holed dependency must read as unhealthy, not hang.
+    /// Whether the write database answers and Redis takes writes: the consumer's probe during
+    /// an outage, and readiness. Each probe is bounded: a black-holed dependency must read as
+    /// unhealthy, not hang.
     pub async fn healthy(&self) -> bool {
         let bound = std::time::Duration::from_secs(2);
         let db = sqlx::query("SELECT 1").execute(&self.pool);
         let db = matches!(tokio::time::timeout(bound, db).await, Ok(Ok(_)));
-        db && tokio::time::timeout(bound, self.cache.ping())
+        db && tokio::time::timeout(bound, self.cache.takes_writes())
             .await
             .unwrap_or(false)
     }

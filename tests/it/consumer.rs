@@ -2,6 +2,7 @@
 //! group order, the visibility heartbeat, outage holds, shutdown and receive errors.
 //! This file holds the scripted handler and the queue helpers the scenarios share.
 
+mod deadline;
 mod delivery;
 mod outage;
 mod shutdown;
@@ -38,6 +39,8 @@ struct Call {
 struct TestHandler {
     script: Script,
     work: Duration,
+    /// The next call never answers (a hung batch); the ones after it are normal.
+    hang_next: AtomicBool,
     healthy: AtomicBool,
     probes: AtomicU64,
     calls: Mutex<Vec<Call>>,
@@ -50,6 +53,7 @@ impl TestHandler {
         Arc::new(Self {
             script,
             work,
+            hang_next: AtomicBool::new(false),
             healthy: AtomicBool::new(true),
             probes: AtomicU64::new(0),
             calls: Mutex::new(Vec::new()),
@@ -80,6 +84,9 @@ fn all(batch: &[Message], d: Disposition) -> Vec<Disposition> {
 
 impl BatchHandler for TestHandler {
     async fn handle(&self, batch: Vec<Message>) -> Result<Vec<Disposition>, Outage> {
+        if self.hang_next.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         let now = self.holding.fetch_add(batch.len(), Ordering::SeqCst) + batch.len();
         self.most_held.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.work).await;
@@ -101,7 +108,8 @@ impl BatchHandler for TestHandler {
 }
 
 /// Test defaults: quick polls, permits for every poller's full batch (so pollers never wait
-/// on each other unless a test says so), the topology's 5 s visibility, a 1 s retry cap.
+/// on each other unless a test says so), the topology's 5 s visibility, a 1 s retry cap, a
+/// processing deadline no test reaches unless it says so.
 fn config(queue_url: &str, fifo: bool) -> ConsumerConfig {
     ConsumerConfig {
         queue_url: queue_url.to_owned(),
@@ -112,6 +120,7 @@ fn config(queue_url: &str, fifo: bool) -> ConsumerConfig {
         wait_time: Duration::from_secs(1),
         visibility_timeout: Duration::from_secs(5),
         max_backoff: Duration::from_secs(1),
+        processing_deadline: Duration::from_secs(60),
     }
 }
 

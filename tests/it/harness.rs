@@ -306,8 +306,12 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub async fn new() -> TestWorker {
+        TestWorker::on(redis().await).await
+    }
+
+    /// A worker on a Redis of the test's own choosing (e.g. one it started itself).
+    pub async fn on(redis: ConnectionManager) -> TestWorker {
         let (db, pool) = TestDb::migrated(Database::Write).await;
-        let redis = redis().await;
         let key_prefix = format!("{}:", unique("w"));
         let lock_config = fulfil::lock::LockConfig {
             key_prefix: key_prefix.clone(),

@@ -126,12 +126,12 @@ async fn a_held_product_blocks_the_whole_set_and_leaves_the_others_free() {
     assert_eq!(expect_timeout(&lock, &["a", "b"]).await, "b");
     assert_eq!(ctx.get(&ctx.key("lock", "a")).await, None, "a was locked");
     assert_eq!(
-        ctx.get(&ctx.key("fence", "a")).await,
-        None,
-        "a's fence moved"
+        ctx.get(&ctx.fence_key()).await.as_deref(),
+        Some("1"),
+        "the fence counter moved"
     );
     let a = lock.acquire(&["a"]).await.expect("a is free");
-    assert_eq!(a.fence("a"), Some(1));
+    assert_eq!(a.fence("a"), Some(2));
     a.release().await.expect("release a");
     other.release().await.expect("release b");
     ctx.delete_all_keys().await;
@@ -236,13 +236,37 @@ async fn reseed_lifts_the_fence_above_the_database_value_and_never_lowers_it() {
     assert_eq!(fence_of_next(lock.clone()).await, 101);
     lock.reseed_fence("p", 50).await.expect("reseed lower");
     assert_eq!(fence_of_next(lock.clone()).await, 102);
+    ctx.delete_all_keys().await;
     lock.reseed_fence("fresh", 7)
         .await
         .expect("reseed a missing counter");
-    assert_eq!(
-        ctx.get(&ctx.key("fence", "fresh")).await.as_deref(),
-        Some("7")
+    assert_eq!(ctx.get(&ctx.fence_key()).await.as_deref(), Some("7"));
+    assert!(
+        ctx.pttl(&ctx.fence_key()).await > 0,
+        "a reseeded counter expires too"
     );
+    ctx.delete_all_keys().await;
+}
+
+/// The fences of all products come from one counter that only rises, so releasing leaves no
+/// key of any product behind (a command for a product that does not exist leaves nothing),
+/// and the counter itself expires when unused (PostgreSQL's fence makes that safe).
+#[tokio::test]
+async fn a_released_lock_leaves_no_key_of_its_products_and_the_fence_counter_expires() {
+    let ctx = Ctx::new().await;
+    let lock = ctx.lock(Duration::from_secs(5), SHORT);
+    let first = lock.acquire(&["x", "y"]).await.expect("acquire");
+    let (x, y) = (first.fence("x"), first.fence("y"));
+    first.release().await.expect("release");
+    let second = lock.acquire(&["y", "z"]).await.expect("acquire again");
+
+    assert_eq!((x, y), (Some(1), Some(1)), "one token per acquisition");
+    assert_eq!(second.fence("y"), Some(2), "above every earlier token of y");
+    second.release().await.expect("release");
+    assert_eq!(ctx.keys().await, vec![ctx.fence_key()]);
+    let ttl = ctx.pttl(&ctx.fence_key()).await;
+    let most = i64::try_from(fulfil::lock::FENCE_TTL.as_millis()).expect("ms");
+    assert!(ttl > most - 60_000 && ttl <= most, "counter TTL {ttl} ms");
     ctx.delete_all_keys().await;
 }
 

@@ -72,6 +72,27 @@ impl Ctx {
         format!("{}{kind}:{product_id}", self.prefix)
     }
 
+    /// The one fence counter of every product.
+    pub fn fence_key(&self) -> String {
+        format!("{}fence", self.prefix)
+    }
+
+    /// Every key under this test's prefix, sorted.
+    pub async fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut self.conn.clone())
+            .await
+            .expect("KEYS");
+        keys.sort();
+        keys
+    }
+
+    /// A key's time to live in ms (-1: none, -2: no such key).
+    pub async fn pttl(&self, key: &str) -> i64 {
+        self.conn.clone().pttl(key).await.expect("PTTL")
+    }
+
     pub async fn get(&self, key: &str) -> Option<String> {
         self.conn.clone().get(key).await.expect("GET")
     }
@@ -85,15 +106,9 @@ impl Ctx {
     }
 
     /// Stands in for FLUSHALL without disturbing the other tests on the server; also the
-    /// cleanup at a test's end, since fence counters never expire.
+    /// cleanup at a test's end (the fence counter lives for days).
     pub async fn delete_all_keys(&self) {
-        let mut conn = self.conn.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut conn)
-            .await
-            .expect("KEYS");
-        for key in keys {
+        for key in self.keys().await {
             self.del(&key).await;
         }
     }

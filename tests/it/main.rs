@@ -21,5 +21,7 @@ mod pipeline;
 mod projector;
 mod publish;
 mod read_side;
+mod redis_hygiene;
 mod relay;
+mod shutdown;
 mod worker;

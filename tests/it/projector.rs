@@ -220,6 +220,7 @@ pub fn start(p: &Pipeline, read: &PgPool) -> Running {
         wait_time: Duration::from_secs(1),
         visibility_timeout: Duration::from_secs(5),
         max_backoff: Duration::from_secs(2),
+        processing_deadline: fulfil::queue::consumer::DEFAULT_PROCESSING_DEADLINE,
     };
     let consumer = Consumer::new(p.aws.sqs.clone(), config);
     let stats = consumer.stats();

@@ -1,6 +1,7 @@
 //! One received batch from decision to settlement: the handler decides (held through an
 //! outage if need be) while a heartbeat keeps the batch invisible; then the Delete ones are
-//! deleted and the Retry ones given a backoff, or, at shutdown, undecided ones released.
+//! deleted and the Retry ones given a backoff, or, at shutdown, undecided ones released, or,
+//! past the processing deadline, the batch abandoned and its messages returned.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -10,9 +11,9 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::heartbeat;
 use super::policy::{self, Backoff};
 use super::stats::add;
+use super::{deadline, heartbeat};
 use super::{BatchHandler, Disposition, Message, Outage, Settled, Shared};
 
 /// Indices of the batch's messages already deleted early.
@@ -23,6 +24,8 @@ enum Decision {
     Decided(Vec<Disposition>),
     /// Shutdown came before a decision: give the messages back.
     Undecided,
+    /// A handler call ran past the processing deadline: give the messages back, counted.
+    Abandoned,
 }
 
 /// Decides and settles `batch`, holding its message permits until it is settled.
@@ -67,6 +70,7 @@ pub(super) async fn process<H: BatchHandler>(
                 settle(&shared, &rest(&batch), dispositions).await
             }
             Decision::Undecided => release(&shared, &rest(&batch)).await,
+            Decision::Abandoned => deadline::abandon(&shared, &rest(&batch)).await,
         }
     }
     .instrument(span)
@@ -86,13 +90,11 @@ async fn decide<H: BatchHandler>(
         () = shared.gate.opened() => {}
         () = shared.shutdown.cancelled() => return Decision::Undecided,
     }
-    match shared
-        .handler
-        .handle_settling(batch.to_vec(), settled)
-        .await
-    {
-        Ok(dispositions) => Decision::Decided(dispositions),
-        Err(outage) => hold(shared, batch, outage).await,
+    let call = shared.handler.handle_settling(batch.to_vec(), settled);
+    match deadline::within(shared, call).await {
+        Some(Ok(dispositions)) => Decision::Decided(dispositions),
+        Some(Err(outage)) => hold(shared, batch, outage).await,
+        None => Decision::Abandoned,
     }
 }
 
@@ -140,12 +142,13 @@ async fn hold<H: BatchHandler>(shared: &Shared<H>, batch: &[Message], outage: Ou
         if !shared.handler.healthy().await {
             continue;
         }
-        match shared.handler.handle(batch.to_vec()).await {
-            Ok(dispositions) => {
+        match deadline::within(shared, shared.handler.handle(batch.to_vec())).await {
+            Some(Ok(dispositions)) => {
                 hold.recovered();
                 return Decision::Decided(dispositions);
             }
-            Err(still) => tracing::debug!(
+            None => return Decision::Abandoned,
+            Some(Err(still)) => tracing::debug!(
                 dependency = still.dependency,
                 detail = %still.detail,
                 "healthy, yet the batch hit the outage again; still holding"
@@ -229,14 +232,21 @@ async fn retry_later<H>(shared: &Shared<H>, messages: &[&Message]) {
 /// Makes undecided messages visible again at once, so another consumer takes them now
 /// rather than after the visibility timeout.
 async fn release<H>(shared: &Shared<H>, batch: &[Message]) {
-    let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, 0)).collect();
-    let released = shared
-        .sqs
-        .set_visibility(&changes, "release on shutdown")
-        .await;
+    let released = make_visible(shared, batch, "release on shutdown").await;
     add(&shared.stats.released_on_shutdown, released);
     tracing::info!(
         released,
         "shutdown: undecided messages returned to the queue"
     );
+}
+
+/// Sets the visibility of `batch` to zero (`purpose` names why, in logs); returns how many
+/// SQS confirmed.
+pub(super) async fn make_visible<H>(
+    shared: &Shared<H>,
+    batch: &[Message],
+    purpose: &'static str,
+) -> usize {
+    let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, 0)).collect();
+    shared.sqs.set_visibility(&changes, purpose).await
 }

@@ -1,13 +1,15 @@
 //! The SQS consumer: long-poll loops that hand batches to a [`BatchHandler`] and carry out its
 //! verdict (batch delete, or a backed-off retry left to SQS's redrive), keeping slow batches
 //! invisible with a heartbeat, pausing all receiving while a dependency is down, and giving
-//! unfinished messages back on shutdown.
+//! unfinished messages back on shutdown (and what a long poll brings after it began), and
+//! abandoning a batch whose handling runs past its processing deadline.
 //!
 //! It knows SQS and nothing of commands or databases: what a message means is the handler's
 //! business. It may touch the SQS client and the queue it is given, nothing else.
 
 mod batch;
 mod dead_letter;
+mod deadline;
 mod gate;
 mod heartbeat;
 mod policy;
@@ -123,7 +125,15 @@ pub struct ConsumerConfig {
     pub visibility_timeout: Duration,
     /// Cap of the retry backoff (before jitter).
     pub max_backoff: Duration,
+    /// Longest one handler call on a batch may take; past it the batch is abandoned and its
+    /// messages returned to the queue (see `deadline`), so a hung batch is not kept
+    /// invisible by the heartbeat forever.
+    pub processing_deadline: Duration,
 }
+
+/// The processing deadline when none is configured: ten 30 s visibility timeouts, far
+/// beyond any healthy batch (whose commits are bounded by the lock lease).
+pub const DEFAULT_PROCESSING_DEADLINE: Duration = Duration::from_secs(300);
 
 impl ConsumerConfig {
     /// Brings every field into the range SQS and the permit logic accept: a batch larger
@@ -137,6 +147,7 @@ impl ConsumerConfig {
         self.wait_time = self.wait_time.min(Duration::from_secs(20));
         self.visibility_timeout = self.visibility_timeout.max(Duration::from_secs(1));
         self.max_backoff = self.max_backoff.max(Duration::from_secs(1));
+        self.processing_deadline = self.processing_deadline.max(Duration::from_secs(1));
         self
     }
 }
@@ -177,7 +188,7 @@ impl Consumer {
     }
 
     /// Polls until `shutdown`, then finishes in-flight batches, returns undecided messages
-    /// to the queue and returns. Fails at once if the queue cannot be reached at start (a
+    /// to the queue (and those a long poll in flight still brings) and returns. Fails at once if the queue cannot be reached at start (a
     /// wrong URL should stop the process, not log forever); receive errors after that are
     /// retried with backoff.
     pub async fn run<H: BatchHandler>(

@@ -1,10 +1,14 @@
 //! One long-poll loop: wait for the outage gate and for message permits, receive, hand the
 //! batch to its own task, repeat until shutdown. Receiving is the only thing it does, so a
-//! slow batch never delays the next receive beyond what the permits allow.
+//! slow batch never delays the next receive beyond what the permits allow. A long poll in
+//! flight at shutdown is waited out, and what it brings goes straight back to the queue.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::policy::Backoff;
@@ -21,8 +25,8 @@ pub(super) async fn poll<H: BatchHandler>(shared: Arc<Shared<H>>, index: usize) 
 async fn poll_until_shutdown<H: BatchHandler>(shared: &Arc<Shared<H>>) {
     let mut backoff = Backoff::standard();
     while let Some(permits) = ready_to_receive(shared).await {
-        let asked = tokio::time::Instant::now();
-        let Some(received) = receive_or_shutdown(shared).await else {
+        let asked = Instant::now();
+        let Some(received) = receive_unless_shutdown(shared, asked).await else {
             return;
         };
         match received {
@@ -61,23 +65,78 @@ async fn ready_to_receive<H>(shared: &Shared<H>) -> Option<OwnedSemaphorePermit>
     }
 }
 
-/// One receive, abandoned at once on shutdown (`None`) rather than waiting out the long
-/// poll. An outage beginning meanwhile does not abandon it: dropping the request would
-/// not stop SQS handing it messages, which would then sit invisible with a receive count
-/// spent; what it brings is held by its batch task until the gate reopens.
-async fn receive_or_shutdown<H>(shared: &Shared<H>) -> Option<Result<Vec<Message>, QueueError>> {
+/// Time a long poll in flight at shutdown is given beyond its wait to answer; an answer
+/// later than that is a stalled connection, not SQS holding the poll.
+const LATE_ANSWER: Duration = Duration::from_secs(5);
+
+/// One receive; `None` once shutdown has begun. A long poll in flight at shutdown is not
+/// dropped: SQS may already have handed it messages, and a dropped request would leave them
+/// invisible for the whole visibility timeout with a receive spent. It is waited out (it
+/// answers within `wait_time`, as soon as messages arrive) and what it brings is made
+/// visible again at once. An outage beginning meanwhile does not abandon it either: what it
+/// brings is held by its batch task until the gate reopens.
+async fn receive_unless_shutdown<H>(
+    shared: &Shared<H>,
+    asked: Instant,
+) -> Option<Result<Vec<Message>, QueueError>> {
     add(&shared.stats.receive_calls, 1);
+    metrics::counter!("fulfil_receive_requests_total").increment(1);
     let config = &shared.config;
     let receive = shared.sqs.receive(
         config.batch_size,
         config.wait_time,
         config.visibility_timeout,
     );
-    tokio::select! {
-        biased;
+    tokio::pin!(receive);
+    let early = tokio::select! {
+        received = &mut receive => Some(received),
         () = shared.shutdown.cancelled() => None,
-        received = receive => Some(received),
+    };
+    let received = match early {
+        Some(received) => received,
+        None => wait_out(shared, receive, asked).await?,
+    };
+    if !shared.shutdown.is_cancelled() {
+        return Some(received);
     }
+    give_back(shared, received).await;
+    None
+}
+
+/// The rest of a long poll in flight at shutdown, up to its wait and [`LATE_ANSWER`].
+async fn wait_out<H, F>(shared: &Shared<H>, receive: F, asked: Instant) -> Option<F::Output>
+where
+    F: Future,
+{
+    let wait = shared.config.wait_time;
+    tracing::info!(
+        ?wait,
+        "shutdown: waiting out the long poll in flight; what it brings goes back to the queue"
+    );
+    let answered = tokio::time::timeout_at(asked + wait + LATE_ANSWER, receive).await;
+    if answered.is_err() {
+        tracing::warn!(
+            "shutdown: the long poll in flight did not answer in time; dropped (anything \
+             it took stays invisible until its visibility timeout)"
+        );
+    }
+    answered.ok()
+}
+
+/// Makes what a receive brought after shutdown began visible again at once.
+async fn give_back<H>(shared: &Shared<H>, received: Result<Vec<Message>, QueueError>) {
+    let messages = match received {
+        Ok(messages) if !messages.is_empty() => messages,
+        _ => return,
+    };
+    add(&shared.stats.received, messages.len());
+    let returned = batch::make_visible(shared, &messages, "return after shutdown").await;
+    add(&shared.stats.released_on_shutdown, returned);
+    tracing::info!(
+        received = messages.len(),
+        returned,
+        "shutdown: messages a long poll brought after shutdown returned to the queue"
+    );
 }
 
 /// Keeps one permit per received message (for the batch task to hold) and gives back the
@@ -86,7 +145,7 @@ fn dispatch<H: BatchHandler>(
     shared: &Arc<Shared<H>>,
     batch: Vec<Message>,
     mut permits: OwnedSemaphorePermit,
-    asked: tokio::time::Instant,
+    asked: Instant,
 ) {
     if batch.is_empty() {
         return;

@@ -22,8 +22,11 @@ pub struct ConsumerStats {
     pub extended: AtomicU64,
     /// Messages held (kept invisible, not failed) because their handler reported an outage.
     pub held_for_outage: AtomicU64,
-    /// Undecided messages made visible again at shutdown.
+    /// Messages made visible again at shutdown: undecided ones, and those a long poll in
+    /// flight brought after shutdown began.
     pub released_on_shutdown: AtomicU64,
+    /// Messages of batches abandoned past the processing deadline (returned to the queue).
+    pub abandoned: AtomicU64,
 }
 
 impl ConsumerStats {
@@ -53,6 +56,9 @@ impl ConsumerStats {
     }
     pub fn released_on_shutdown(&self) -> u64 {
         self.released_on_shutdown.load(Ordering::Relaxed)
+    }
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Shutdown lets in-flight work finish without waiting out a long poll; receive errors
-//! back off instead of spinning; a queue that is not there fails `run` at once.
+//! Shutdown lets in-flight work finish and waits out the long polls in flight, giving back
+//! at once what they bring; receive errors back off instead of spinning; a queue that is not
+//! there fails `run` at once.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use fulfil::queue::Disposition;
 use super::*;
 
 #[tokio::test]
-async fn shutdown_during_slow_work_abandons_the_long_poll_and_still_deletes_the_message() {
+async fn shutdown_during_slow_work_still_deletes_the_message_once_the_long_poll_has_answered() {
     let aws = harness::aws().await;
     let queue = topology(false).await.commands_queue;
     send(&aws, &queue.url, &["slow"], None).await;
@@ -17,7 +18,7 @@ async fn shutdown_during_slow_work_abandons_the_long_poll_and_still_deletes_the_
         Box::new(|_, batch| Ok(all(batch, Disposition::Delete))),
     );
     let config = ConsumerConfig {
-        wait_time: Duration::from_secs(20),
+        wait_time: Duration::from_secs(4),
         ..config(&queue.url, false)
     };
 
@@ -31,8 +32,8 @@ async fn shutdown_during_slow_work_abandons_the_long_poll_and_still_deletes_the_
         )
         .await;
     let stats = Arc::clone(&running.stats);
-    // The other poller sits in a 20 s long poll: returning well before proves it was dropped.
-    running.stop_within(Duration::from_secs(8)).await;
+    // The other poller sits in a 4 s long poll, waited out (it brings nothing), not dropped.
+    running.stop_within(Duration::from_secs(10)).await;
 
     assert_eq!((stats.deleted(), stats.released_on_shutdown()), (1, 0));
     assert_eq!(handler.calls().len(), 1);
@@ -40,6 +41,48 @@ async fn shutdown_during_slow_work_abandons_the_long_poll_and_still_deletes_the_
         counts(&aws, &queue.url).await,
         (0, 0),
         "the finished message was deleted"
+    );
+}
+
+/// A long poll in flight when shutdown begins is not dropped (SQS would still hand it the
+/// messages that arrive, which would then stay invisible for the whole visibility timeout):
+/// what it brings goes back to the queue at once, unhandled.
+#[tokio::test]
+async fn messages_a_long_poll_brings_after_shutdown_began_are_visible_again_at_once() {
+    let aws = harness::aws().await;
+    let queue = topology(false).await.commands_queue;
+    let handler = TestHandler::deleting_all();
+    let config = ConsumerConfig {
+        pollers: 1,
+        wait_time: Duration::from_secs(20),
+        visibility_timeout: Duration::from_secs(120),
+        ..config(&queue.url, false)
+    };
+    let running = start(&aws, config, &handler);
+    running
+        .until(
+            Duration::from_secs(10),
+            "a long poll in flight",
+            1,
+            ConsumerStats::receive_calls,
+        )
+        .await;
+    let stats = Arc::clone(&running.stats);
+
+    running.shutdown.cancel();
+    send(&aws, &queue.url, &["late-1", "late-2", "late-3"], None).await;
+    running.stop_within(Duration::from_secs(15)).await;
+
+    let returned = stats.released_on_shutdown();
+    assert!(
+        (1..=3).contains(&returned),
+        "returned after shutdown: {returned}"
+    );
+    assert!(handler.calls().is_empty(), "nothing handled after shutdown");
+    assert_eq!(
+        counts(&aws, &queue.url).await,
+        (3, 0),
+        "visible again long before their 120 s visibility timeout"
     );
 }
 

@@ -1,0 +1,78 @@
+//! `fulfil worker` as a process at its end: a SIGTERM during a long poll gives back at once
+//! what the poll still brings, a second signal exits at once while the first shutdown waits
+//! for a stuck batch, and a batch hung past the processing deadline is abandoned, returned
+//! and counted.
+
+// The scenarios that hang a batch with a failpoint need a `--features failpoints` build.
+#[cfg(feature = "failpoints")]
+mod stuck;
+
+use std::time::Duration;
+
+use crate::chaos::{counter, metrics};
+use crate::harness::bodies::restock;
+use crate::harness::eventually;
+use crate::pipeline::Pipeline;
+
+/// Far longer than any wait below: a message seen again within the test was given back.
+pub const LONG_VISIBILITY: &str = "120";
+
+#[tokio::test]
+async fn messages_arriving_while_a_sigterm_waits_out_the_long_poll_are_visible_again_at_once() {
+    let p = Pipeline::new(false).await;
+    let mut worker = p.worker(&["--visibility-timeout", LONG_VISIBILITY]).await;
+    eventually(Duration::from_secs(10), "a long poll in flight", || async {
+        let metrics = metrics(&worker).await;
+        (counter(&metrics, "fulfil_receive_requests_total", "") >= 1.0).then_some(())
+    })
+    .await;
+
+    worker.signal("TERM");
+    worker
+        .wait_logged("shutdown: waiting out the long poll in flight")
+        .await;
+    let bodies: Vec<String> = (0..3)
+        .map(|i| restock(&format!("late-{i}"), "bread", 1))
+        .collect();
+    for body in &bodies {
+        p.send_to_queue(body).await;
+    }
+    let status = worker.wait_exit(Duration::from_secs(40)).await;
+
+    assert!(status.success(), "exit {status}; log:\n{}", worker.log());
+    assert_eq!(
+        p.queue_depth().await,
+        (3, 0),
+        "all visible again, long before their {LONG_VISIBILITY} s visibility timeout"
+    );
+    assert_eq!(
+        p.count("SELECT count(*) FROM inbox").await,
+        0,
+        "none handled"
+    );
+    assert!(
+        worker
+            .log()
+            .contains("messages a long poll brought after shutdown returned"),
+        "{}",
+        worker.log()
+    );
+}
+
+#[tokio::test]
+async fn a_processing_deadline_not_above_the_lock_lease_is_refused_naming_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        .args(["worker", "--lock-lease-ms", "5000"])
+        .args(["--processing-deadline-ms", "4000"])
+        .env("FULFIL_WRITE_DATABASE_URL", "postgres://u@127.0.0.1:1/db")
+        .env("FULFIL_REDIS_URL", "redis://127.0.0.1:1")
+        .output()
+        .expect("run fulfil worker");
+
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("FULFIL_PROCESSING_DEADLINE_MS (--processing-deadline-ms): \"4000\""),
+        "{stderr}"
+    );
+}
