@@ -185,6 +185,36 @@ async fn invalid_messages_through_the_queue_are_kept_once_and_never_stop_the_wor
     assert_eq!(p.count("SELECT available FROM products").await, 10);
 }
 
+/// U+0000 is valid JSON text but PostgreSQL cannot store it: stored as U+FFFD (contract
+/// clarification 7), the command applies and the next one of its FIFO group follows.
+#[tokio::test]
+async fn a_nul_in_a_name_or_a_reason_on_fifo_holds_up_nothing_behind_it_in_its_group() {
+    let p = Pipeline::new(true).await;
+    let _worker = p.worker(&[]).await;
+    let named = r#"{"version":1,"command_id":"r1","type":"Restock","product_id":"p","quantity":5,"name":"a\u0000b"}"#;
+    let reason = r#"{"version":1,"command_id":"x1","type":"CancelOrder","order_id":"o1","reason":"\u0000"}"#;
+    p.publish(&[named.to_owned(), restock("r2", "p", 1)]).await;
+    p.wait_for_count("SELECT count(*) FROM inbox WHERE command_id IN ('r1', 'r2')", 2, DRAIN)
+        .await;
+    p.publish(&[place("c1", "o1", &[("p", 2)]), reason.to_owned(), cancel("x2", "o1")])
+        .await;
+    p.wait_for_count("SELECT count(*) FROM inbox", 5, DRAIN).await;
+    p.wait_drained(DRAIN).await;
+
+    assert_eq!(
+        p.count("SELECT count(*) FROM products WHERE name = E'a\\uFFFDb' AND available = 6")
+            .await,
+        1,
+        "both restocks applied, the name stored with U+FFFD"
+    );
+    assert_eq!(
+        p.count("SELECT count(*) FROM orders WHERE status = 'cancelled'").await,
+        1,
+        "the cancel with a NUL reason applied; the copy after it was decided too"
+    );
+    p.assert_invariants().await;
+}
+
 #[tokio::test]
 async fn a_worker_killed_mid_sale_and_restarted_leaves_every_invariant_intact() {
     let p = Pipeline::new(true).await;
