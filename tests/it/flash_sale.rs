@@ -192,13 +192,26 @@ async fn a_nul_in_a_name_or_a_reason_on_fifo_holds_up_nothing_behind_it_in_its_g
     let p = Pipeline::new(true).await;
     let _worker = p.worker(&[]).await;
     let named = r#"{"version":1,"command_id":"r1","type":"Restock","product_id":"p","quantity":5,"name":"a\u0000b"}"#;
-    let reason = r#"{"version":1,"command_id":"x1","type":"CancelOrder","order_id":"o1","reason":"\u0000"}"#;
-    p.publish(&[named.to_owned(), restock("r2", "p", 1)]).await;
-    p.wait_for_count("SELECT count(*) FROM inbox WHERE command_id IN ('r1', 'r2')", 2, DRAIN)
+    let reason =
+        r#"{"version":1,"command_id":"x1","type":"CancelOrder","order_id":"o1","reason":"\u0000"}"#;
+    // The next command of the product's group, without a name (a name would replace it).
+    let unnamed =
+        r#"{"version":1,"command_id":"r2","type":"Restock","product_id":"p","quantity":1}"#;
+    p.publish(&[named.to_owned(), unnamed.to_owned()]).await;
+    p.wait_for_count(
+        "SELECT count(*) FROM inbox WHERE command_id IN ('r1', 'r2')",
+        2,
+        DRAIN,
+    )
+    .await;
+    p.publish(&[
+        place("c1", "o1", &[("p", 2)]),
+        reason.to_owned(),
+        cancel("x2", "o1"),
+    ])
+    .await;
+    p.wait_for_count("SELECT count(*) FROM inbox", 5, DRAIN)
         .await;
-    p.publish(&[place("c1", "o1", &[("p", 2)]), reason.to_owned(), cancel("x2", "o1")])
-        .await;
-    p.wait_for_count("SELECT count(*) FROM inbox", 5, DRAIN).await;
     p.wait_drained(DRAIN).await;
 
     assert_eq!(
@@ -208,7 +221,8 @@ async fn a_nul_in_a_name_or_a_reason_on_fifo_holds_up_nothing_behind_it_in_its_g
         "both restocks applied, the name stored with U+FFFD"
     );
     assert_eq!(
-        p.count("SELECT count(*) FROM orders WHERE status = 'cancelled'").await,
+        p.count("SELECT count(*) FROM orders WHERE status = 'cancelled'")
+            .await,
         1,
         "the cancel with a NUL reason applied; the copy after it was decided too"
     );
