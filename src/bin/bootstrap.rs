@@ -4,7 +4,8 @@
 //! Clients and pools are built once per container, and pools are small: many containers
 //! share one database. Settings come from the same environment variables as the roles; a
 //! URL may instead be given as a Secrets Manager ARN (`FULFIL_<NAME>_SECRET_ARN`), since
-//! Lambda cannot inject secrets into the environment.
+//! Lambda cannot inject secrets into the environment. Each invocation answers before its
+//! context's deadline, waiting out an outage until then.
 
 use std::sync::Arc;
 
@@ -128,8 +129,10 @@ async fn serve<H: BatchHandler>(handler: H, fifo: bool) -> Result<(), lambda_run
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = Arc::clone(&handler);
         async move {
+            let deadline = fulfil::lambda::deadline_of(event.context.deadline());
             let response: SqsBatchResponse =
-                fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo).await;
+                fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo, deadline)
+                    .await;
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))
