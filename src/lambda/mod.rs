@@ -6,8 +6,10 @@
 //!
 //! Lambda cannot hold a batch the way the consumer's outage gate does, but it can wait:
 //! through an outage the handler waits for the dependency within the invocation's own time
-//! (see `hold`), and reports records failed only when that time runs out.
+//! (see `hold`), and reports records failed only when that time runs out. `budget` is the
+//! start-up check that the function's timeout leaves room for the worker's own retries.
 
+pub mod budget;
 mod hold;
 
 use std::time::{Duration, SystemTime};
@@ -18,7 +20,7 @@ use tokio::time::Instant;
 use crate::queue::consumer::{BatchHandler, Disposition, Message};
 
 /// Kept back from the invocation's deadline to answer (the report itself takes
-/// milliseconds).
+/// milliseconds); also what [`budget`] adds to the worker's retry budget.
 pub const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
 /// Runs one SQS event through `handler` and answers before `deadline` (the invocation's,
