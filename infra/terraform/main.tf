@@ -17,6 +17,19 @@ locals {
   lambda_roles = ["worker", "projector"]
 
   lambda_function_names = { for r in local.lambda_roles : r => "${var.name_prefix}fulfil-${r}" }
+
+  # On Lambda the least visibility timeout AWS allows for an SQS mapping.
+  visibility_timeout_seconds = coalesce(var.visibility_timeout_seconds, local.on_lambda ? 6 * var.lambda_timeout_seconds : 30)
+
+  # Lambda cannot stop receiving during an outage: each invocation waits it out for up to
+  # its timeout less the 2 s kept to report, then fails its records, which come back one
+  # visibility timeout after they were received. Riding out an outage of X s takes
+  # 1 + ceil((X - (timeout - 2)) / visibility) receives (README, Sizing).
+  lambda_receives_for_outage = 1 + ceil(max(0, var.lambda_outage_minutes_to_ride_out * 60 - (var.lambda_timeout_seconds - 2)) / local.visibility_timeout_seconds)
+
+  # ECS holds through outages without spending receives; on Lambda one more than the outage
+  # takes, for a receive lost otherwise (a throttled or crashed invocation).
+  max_receive_count = coalesce(var.max_receive_count, local.on_lambda ? local.lambda_receives_for_outage + 1 : 5)
 }
 
 module "messaging" {
@@ -25,8 +38,8 @@ module "messaging" {
   name_prefix                = var.name_prefix
   fifo                       = var.fifo
   fifo_high_throughput       = var.fifo_high_throughput
-  max_receive_count          = var.max_receive_count
-  visibility_timeout_seconds = var.visibility_timeout_seconds
+  max_receive_count          = local.max_receive_count
+  visibility_timeout_seconds = local.visibility_timeout_seconds
   enable_command_type_filter = var.enable_command_type_filter
   command_publisher_arns     = var.command_publisher_arns
 }
@@ -123,8 +136,8 @@ module "ecs" {
   events_topic_arn               = module.messaging.events_topic_arn
 
   fifo                       = var.fifo
-  max_receive_count          = var.max_receive_count
-  visibility_timeout_seconds = var.visibility_timeout_seconds
+  max_receive_count          = local.max_receive_count
+  visibility_timeout_seconds = local.visibility_timeout_seconds
   worker_concurrency         = var.worker_concurrency
   worker_max_in_flight       = var.worker_max_in_flight
   lock_lease_ms              = var.lock_lease_ms
@@ -171,7 +184,7 @@ module "lambda" {
   projector_queue_arn = module.messaging.projector_queue_arn
 
   fifo              = var.fifo
-  max_receive_count = var.max_receive_count
+  max_receive_count = local.max_receive_count
   lock_lease_ms     = var.lock_lease_ms
   lock_wait_ms      = var.lock_wait_ms
   redis_key_prefix  = var.redis_key_prefix
@@ -198,7 +211,7 @@ module "alarms" {
   commands_dlq_name    = module.messaging.commands_dlq_name
   projector_queue_name = module.messaging.projector_queue_name
   projector_dlq_name   = module.messaging.projector_dlq_name
-  max_receive_count    = var.max_receive_count
+  max_receive_count    = local.max_receive_count
 
   worker_log_group_name = local.on_lambda ? aws_cloudwatch_log_group.lambda["worker"].name : aws_cloudwatch_log_group.ecs["worker"].name
   lambda_function_names = local.on_lambda ? module.lambda[0].function_names : {}
@@ -225,8 +238,12 @@ resource "terraform_data" "settings_check" {
       error_message = "worker_min_count must not exceed worker_max_count."
     }
     precondition {
-      condition     = var.lock_lease_ms < var.visibility_timeout_seconds * 1000
+      condition     = var.lock_lease_ms < local.visibility_timeout_seconds * 1000
       error_message = "lock_lease_ms must be shorter than the visibility timeout, so a dead worker's locks expire before its messages come back."
+    }
+    precondition {
+      condition     = !local.on_lambda || local.max_receive_count >= local.lambda_receives_for_outage
+      error_message = "max_receive_count (${local.max_receive_count}) rides out less than lambda_outage_minutes_to_ride_out (${var.lambda_outage_minutes_to_ride_out}) on Lambda, which needs ${local.lambda_receives_for_outage} receives with a ${var.lambda_timeout_seconds} s timeout and a ${local.visibility_timeout_seconds} s visibility timeout: raise max_receive_count (or leave it null) or lower the minutes."
     }
   }
 }

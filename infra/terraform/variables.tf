@@ -47,15 +47,15 @@ variable "fifo_high_throughput" {
 }
 
 variable "max_receive_count" {
-  description = "Receives before a message moves to its DLQ (FULFIL_MAX_RECEIVE_COUNT)."
+  description = "Receives before a message moves to its DLQ (FULFIL_MAX_RECEIVE_COUNT). null: 5 on ECS (outages do not spend receives there); on Lambda enough to ride out lambda_outage_minutes_to_ride_out, plus one (README, Sizing)."
   type        = number
-  default     = 5
+  default     = null
 }
 
 variable "visibility_timeout_seconds" {
-  description = "Visibility timeout of both queues (FULFIL_VISIBILITY_TIMEOUT). Lambda: at least 6 x lambda_timeout_seconds."
+  description = "Visibility timeout of both queues (FULFIL_VISIBILITY_TIMEOUT). null: 30 s on ECS, 6 x lambda_timeout_seconds on Lambda (the least AWS allows)."
   type        = number
-  default     = 30
+  default     = null
 }
 
 variable "enable_command_type_filter" {
@@ -258,9 +258,15 @@ variable "lambda_memory_mb" {
 }
 
 variable "lambda_timeout_seconds" {
-  description = "Function timeout; visibility_timeout_seconds must be at least 6 x this."
+  description = "Function timeout (also FULFIL_LAMBDA_TIMEOUT_SECONDS): at least the worker's retry budget, 8 x (lock_wait_ms + lock_lease_ms) + 2 s (58 s with the defaults; the plan and the function refuse less); visibility_timeout_seconds must be at least 6 x this."
   type        = number
-  default     = 5
+  default     = 60
+}
+
+variable "lambda_outage_minutes_to_ride_out" {
+  description = "Lambda: the write-database or Redis outage a valid command survives without reaching the DLQ; sizes the default max_receive_count (README, Sizing)."
+  type        = number
+  default     = 15
 }
 
 variable "lambda_worker_maximum_concurrency" {

@@ -4,7 +4,9 @@
 //! Clients and pools are built once per container, and pools are small: many containers
 //! share one database. Settings come from the same environment variables as the roles; a
 //! URL may instead be given as a Secrets Manager ARN (`FULFIL_<NAME>_SECRET_ARN`), since
-//! Lambda cannot inject secrets into the environment.
+//! Lambda cannot inject secrets into the environment. The worker refuses to start when the
+//! function timeout (`FULFIL_LAMBDA_TIMEOUT_SECONDS`) is shorter than its own retry budget
+//! (`fulfil::lambda::budget`), and each invocation answers before its context's deadline.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clap::Parser;
 use fulfil::cli::{ProjectorArgs, WorkerArgs};
 use fulfil::db::{self, Database};
+use fulfil::lambda::budget::{self, RetryBudget};
 use fulfil::lock::StockLock;
 use fulfil::projector::Projector;
 use fulfil::queue::consumer::BatchHandler;
@@ -84,6 +87,13 @@ async fn worker() -> Result<Worker, lambda_runtime::Error> {
     let settings = WorkerEnv::parse_from(["bootstrap"])
         .worker
         .into_settings()?;
+    let worker_settings = WorkerSettings {
+        groups: settings.groups,
+        transaction_deadline: settings.lock.lease,
+        ..WorkerSettings::default()
+    };
+    // Before any connection: a wrong timeout is a configuration error, not an outage.
+    check_timeout(&worker_settings, settings.lock.acquire_timeout)?;
     let size = u32::try_from(settings.groups.max_units + 2).unwrap_or(u32::MAX);
     let limits = Some(settings.db_limits);
     let pool =
@@ -91,12 +101,36 @@ async fn worker() -> Result<Worker, lambda_runtime::Error> {
     let redis = fulfil::run::connect_redis(&settings.redis_url).await?;
     let locks = StockLock::new(redis.clone(), settings.lock.clone());
     let cache = StockCache::new(redis, &settings.redis_key_prefix);
-    let worker_settings = WorkerSettings {
-        groups: settings.groups,
-        transaction_deadline: settings.lock.lease,
-        ..WorkerSettings::default()
-    };
     Ok(Worker::new(pool, locks, cache, worker_settings))
+}
+
+/// Refuses a function timeout (`FULFIL_LAMBDA_TIMEOUT_SECONDS`, set by Terraform) shorter
+/// than the worker's worst-case retry budget; unset, says the check was skipped.
+fn check_timeout(
+    settings: &WorkerSettings,
+    lock_wait: std::time::Duration,
+) -> Result<(), lambda_runtime::Error> {
+    let retries = RetryBudget {
+        attempts: settings.max_attempts,
+        lock_wait,
+        transaction_deadline: settings.transaction_deadline,
+    };
+    let given = std::env::var(budget::TIMEOUT_SETTING).ok();
+    let checked = budget::function_timeout(given.as_deref()).and_then(|timeout| match timeout {
+        Some(timeout) => budget::check(&retries, timeout),
+        None => {
+            tracing::warn!(
+                needed_secs = retries.shortest_timeout_secs(),
+                "{} unset: the function timeout is not checked against the worker's retry budget",
+                budget::TIMEOUT_SETTING
+            );
+            Ok(())
+        }
+    });
+    checked.map_err(|refused| {
+        tracing::error!(%refused, "refusing to start");
+        refused.into()
+    })
 }
 
 fn worker_fifo() -> Result<bool, lambda_runtime::Error> {
@@ -128,8 +162,10 @@ async fn serve<H: BatchHandler>(handler: H, fifo: bool) -> Result<(), lambda_run
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = Arc::clone(&handler);
         async move {
+            let deadline = fulfil::lambda::deadline_of(event.context.deadline());
             let response: SqsBatchResponse =
-                fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo).await;
+                fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo, deadline)
+                    .await;
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))

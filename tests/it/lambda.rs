@@ -1,13 +1,28 @@
 //! The Lambda handler fed SQS events built from JSON (as Lambda delivers them), against the
-//! real PostgreSQL and Redis: the same outcomes as the worker, partial batch failures.
+//! real PostgreSQL and Redis: the same outcomes as the worker, partial batch failures, and
+//! an outage waited out within the invocation's time instead of failing the batch.
+
+mod outage;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use fulfil::lambda::handle_sqs_event;
+use tokio::time::Instant;
 
 use crate::harness::bodies::{place, restock};
 use crate::harness::TestWorker;
+
+/// An invocation's deadline `secs` from now.
+fn deadline_in(secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(secs)
+}
+
+/// A deadline no healthy test batch comes near.
+fn plenty() -> Instant {
+    deadline_in(300)
+}
 
 /// An SQS event of `bodies`, message ids `m-<first + i>`, grouped like the contract says.
 fn event(bodies: &[String], first: usize) -> SqsEvent {
@@ -44,7 +59,13 @@ fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec
 async fn the_seed_flash_sale_in_batches_of_ten_gives_the_workers_outcomes() {
     let w = Arc::new(TestWorker::new().await);
     assert!(failed_ids(
-        &handle_sqs_event(&w.worker, event(&[restock("r", "bread", 1000)], 0), true).await
+        &handle_sqs_event(
+            &w.worker,
+            event(&[restock("r", "bread", 1000)], 0),
+            true,
+            plenty()
+        )
+        .await
     )
     .is_empty());
     let orders: Vec<String> = (0..1000)
@@ -54,8 +75,9 @@ async fn the_seed_flash_sale_in_batches_of_ten_gives_the_workers_outcomes() {
     let mut invocations = tokio::task::JoinSet::new();
     for (n, chunk) in orders.chunks(10).enumerate() {
         let (w, sqs_event) = (Arc::clone(&w), event(chunk, n * 10));
-        invocations
-            .spawn(async move { failed_ids(&handle_sqs_event(&w.worker, sqs_event, true).await) });
+        invocations.spawn(async move {
+            failed_ids(&handle_sqs_event(&w.worker, sqs_event, true, plenty()).await)
+        });
     }
     let failures: Vec<String> = invocations.join_all().await.into_iter().flatten().collect();
 
@@ -76,12 +98,18 @@ async fn the_seed_flash_sale_in_batches_of_ten_gives_the_workers_outcomes() {
 #[cfg(feature = "failpoints")]
 async fn poisoned_batch(fifo: bool) -> (Vec<String>, TestWorker) {
     let w = TestWorker::new().await;
-    handle_sqs_event(&w.worker, event(&[restock("r", "bread", 100)], 100), fifo).await;
+    handle_sqs_event(
+        &w.worker,
+        event(&[restock("r", "bread", 100)], 100),
+        fifo,
+        plenty(),
+    )
+    .await;
     fail::cfg("worker::poison", "return(c3)").expect("failpoint");
     let orders: Vec<String> = (0..10)
         .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("bread", 1)]))
         .collect();
-    let response = handle_sqs_event(&w.worker, event(&orders, 0), fifo).await;
+    let response = handle_sqs_event(&w.worker, event(&orders, 0), fifo, plenty()).await;
     fail::remove("worker::poison");
     (failed_ids(&response), w)
 }
@@ -128,9 +156,10 @@ async fn the_projector_handler_applies_events_whose_predecessor_has_not_come_and
         .collect();
     let (first, rest) = bodies.split_at(1);
 
-    let early = failed_ids(&handle_sqs_event(&projector, event(rest, 1), false).await);
-    let late = failed_ids(&handle_sqs_event(&projector, event(first, 0), false).await);
-    let redelivered = failed_ids(&handle_sqs_event(&projector, event(rest, 1), false).await);
+    let early = failed_ids(&handle_sqs_event(&projector, event(rest, 1), false, plenty()).await);
+    let late = failed_ids(&handle_sqs_event(&projector, event(first, 0), false, plenty()).await);
+    let redelivered =
+        failed_ids(&handle_sqs_event(&projector, event(rest, 1), false, plenty()).await);
 
     assert!(
         early.is_empty() && late.is_empty() && redelivered.is_empty(),

@@ -12,7 +12,7 @@ mod dead_letter;
 mod deadline;
 mod gate;
 mod heartbeat;
-mod policy;
+pub(crate) mod policy;
 mod poller;
 mod sqs;
 mod stats;
@@ -76,6 +76,13 @@ pub struct Outage {
 pub struct Settled(tokio::sync::mpsc::UnboundedSender<usize>);
 
 impl Settled {
+    /// A `Settled` for a caller other than the consumer (the Lambda adapter), and the
+    /// receiving end of the indices it reports.
+    pub fn channel() -> (Settled, tokio::sync::mpsc::UnboundedReceiver<usize>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Settled(tx), rx)
+    }
+
     /// Message `index` of the batch is done and may be deleted now (its final disposition
     /// must then be `Delete`).
     pub fn done(&self, index: usize) {

@@ -11,7 +11,7 @@ const MAX_VISIBILITY_SECS: u64 = 43_200;
 
 /// A doubling delay between `first` and `cap`, for receive errors and health probes.
 #[derive(Debug, Clone)]
-pub(super) struct Backoff {
+pub(crate) struct Backoff {
     first: Duration,
     cap: Duration,
     next: Duration,
@@ -20,16 +20,20 @@ pub(super) struct Backoff {
 impl Backoff {
     /// 200 ms doubling to 5 s: quick to notice a recovery, never a hot loop.
     pub(super) fn standard() -> Self {
-        let first = Duration::from_millis(200);
+        Self::between(Duration::from_millis(200), Duration::from_secs(5))
+    }
+
+    /// Doubling from `first` to `cap`.
+    pub(crate) fn between(first: Duration, cap: Duration) -> Self {
         Self {
             first,
-            cap: Duration::from_secs(5),
+            cap,
             next: first,
         }
     }
 
     /// The delay to wait now; the following one is twice as long, up to the cap.
-    pub(super) fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let now = self.next;
         self.next = (self.next * 2).min(self.cap);
         now

@@ -18,6 +18,7 @@ locals {
         FULFIL_REDIS_URL_SECRET_ARN          = var.redis_url_secret_arn
         FULFIL_LOCK_LEASE_MS                 = tostring(var.lock_lease_ms)
         FULFIL_LOCK_WAIT_MS                  = tostring(var.lock_wait_ms)
+        FULFIL_LAMBDA_TIMEOUT_SECONDS        = tostring(var.timeout_seconds)
         FULFIL_REDIS_KEY_PREFIX              = var.redis_key_prefix
       }
     }
@@ -30,6 +31,12 @@ locals {
       }
     }
   }
+
+  # The worker's worst-case retry budget (src/lambda/budget.rs): 8 attempts (its
+  # max_attempts), each waiting a lock round and running a transaction up to the lease, plus
+  # 2 s kept to report. The function refuses to start under a shorter timeout; so does the plan.
+  worker_attempts       = 8
+  worker_budget_seconds = ceil(local.worker_attempts * (var.lock_wait_ms + var.lock_lease_ms) / 1000) + 2
 
   common_env = {
     FULFIL_QUEUE_PREFIX       = var.name_prefix
@@ -74,6 +81,13 @@ resource "aws_lambda_function" "consumer" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.timeout_seconds >= local.worker_budget_seconds
+      error_message = "The function timeout (lambda_timeout_seconds = ${var.timeout_seconds}) is shorter than the worker's retry budget, ${local.worker_attempts} x (lock_wait_ms = ${var.lock_wait_ms} + lock_lease_ms = ${var.lock_lease_ms}) + 2 s = ${local.worker_budget_seconds} s: raise lambda_timeout_seconds or lower those two."
+    }
+  }
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {

@@ -25,9 +25,9 @@ variable "memory_mb" {
 }
 
 variable "timeout_seconds" {
-  description = "Function timeout; the queues' visibility timeout must be at least 6 x this."
+  description = "Function timeout (FULFIL_LAMBDA_TIMEOUT_SECONDS): at least the worker's retry budget, 8 x (lock_wait_ms + lock_lease_ms) + 2 s; the queues' visibility timeout must be at least 6 x this."
   type        = number
-  default     = 5
+  default     = 60
 
   validation {
     condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900

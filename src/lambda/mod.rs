@@ -3,36 +3,56 @@
 //! so only the records that failed come back. On FIFO queues the first failure and every
 //! record after it are reported failed: Lambda must not let later messages of a group
 //! overtake an earlier one, and a record after the failure was never attempted out of turn.
+//!
+//! Lambda cannot hold a batch the way the consumer's outage gate does, but it can wait:
+//! through an outage the handler waits for the dependency within the invocation's own time
+//! (see `hold`), and reports records failed only when that time runs out. `budget` is the
+//! start-up check that the function's timeout leaves room for the worker's own retries.
+
+pub mod budget;
+mod hold;
 
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use tokio::time::Instant;
 
 use crate::queue::consumer::{BatchHandler, Disposition, Message};
 
-/// Runs one SQS event through `handler`; an outage fails the whole batch (SQS redelivers it
-/// after the visibility timeout; Lambda has no way to hold it).
+/// Kept back from the invocation's deadline to answer (the report itself takes
+/// milliseconds); also what [`budget`] adds to the worker's retry budget.
+pub const REPORT_MARGIN: Duration = Duration::from_secs(2);
+
+/// Runs one SQS event through `handler` and answers before `deadline` (the invocation's,
+/// see [`deadline_of`]). An outage is waited out while time remains; the records still
+/// undecided when it runs out are reported failed, and SQS redelivers them after the
+/// visibility timeout (one receive spent: size `maxReceiveCount` for it, see the README).
 pub async fn handle_sqs_event<H: BatchHandler>(
     handler: &H,
     event: SqsEvent,
     fifo: bool,
+    deadline: Instant,
 ) -> SqsBatchResponse {
     let messages: Vec<Message> = event.records.into_iter().map(message).collect();
     let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone()).collect();
-    let failed = match handler.handle(messages).await {
-        Ok(dispositions) => failed_positions(&dispositions, ids.len(), fifo),
-        Err(outage) => {
-            tracing::warn!(dependency = outage.dependency, detail = %outage.detail, "outage: whole batch reported failed");
-            (0..ids.len()).collect()
-        }
-    };
+    let cutoff = deadline.checked_sub(REPORT_MARGIN).unwrap_or(deadline);
+    let dispositions = hold::decide(handler, messages, cutoff).await;
     let mut response = SqsBatchResponse::default();
-    for position in failed {
+    for position in failed_positions(&dispositions, ids.len(), fifo) {
         let mut failure = BatchItemFailure::default();
         failure.item_identifier = ids[position].clone();
         response.batch_item_failures.push(failure);
     }
     response
+}
+
+/// The invocation's deadline (the Lambda context's, a wall-clock time) on the monotonic
+/// clock the handler waits with; a deadline already past is now.
+pub fn deadline_of(context_deadline: SystemTime) -> Instant {
+    let left = context_deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Instant::now() + left
 }
 
 /// Positions reported failed: every Retry, and on FIFO everything from the first one on.
@@ -88,5 +108,14 @@ mod tests {
     fn a_missing_answer_counts_as_a_failure() {
         assert_eq!(failed_positions(&[Delete], 2, false), vec![1]);
         assert!(failed_positions(&[Delete, Delete], 2, true).is_empty());
+    }
+
+    #[test]
+    fn the_context_deadline_becomes_the_time_left_on_the_monotonic_clock() {
+        let now = Instant::now();
+        let soon = deadline_of(SystemTime::now() + Duration::from_secs(30));
+        assert!(soon >= now + Duration::from_secs(29) && soon <= now + Duration::from_secs(31));
+        let past = deadline_of(SystemTime::now() - Duration::from_secs(5));
+        assert!(past <= Instant::now());
     }
 }
