@@ -1,5 +1,6 @@
 //! Checks made in the write database itself: no oversell, stock arithmetic per product,
-//! totals that match the orders, one effect per command, and an event for every change.
+//! totals that match the orders, orders whole (lines and order together), one effect per
+//! command, and an event for every change.
 
 use sqlx::PgPool;
 
@@ -33,6 +34,12 @@ const CHECKS: &[(&str, &str)] = &[
         FROM orders o LEFT JOIN inbox i ON i.command_type = 'PlaceOrder' AND i.command->>'order_id' = o.order_id
             AND i.outcome IN ('CONFIRMED', 'REJECTED', 'CANCELLED_BEFORE_PLACE')
         GROUP BY o.order_id HAVING count(i.command_id) <> 1"),
+    // The schema no longer enforces this (migration 0003 dropped the foreign key for speed):
+    // the checker does, both ways.
+    ("every order has its lines and every line its order", "SELECT format('order %s: %s', coalesce(o.order_id, l.order_id),
+            CASE WHEN o.order_id IS NULL THEN 'lines but no order' ELSE 'an order without lines' END)
+        FROM orders o FULL JOIN (SELECT DISTINCT order_id FROM order_lines) l ON l.order_id = o.order_id
+        WHERE o.order_id IS NULL OR l.order_id IS NULL"),
     ("every order change has its event", "SELECT format('order %s: version %s but %s events (last %s)', o.order_id, o.version, count(e.id), max(e.aggregate_version))
         FROM orders o LEFT JOIN outbox e ON e.aggregate_type = 'order' AND e.aggregate_id = o.order_id
         GROUP BY o.order_id, o.version HAVING count(e.id) <> o.version OR max(e.aggregate_version) <> o.version"),

@@ -15,7 +15,9 @@ pub struct InboxRow {
     pub command_type: String,
     pub outcome: String,
     pub reason: Option<String>,
-    pub command: serde_json::Value,
+    /// The command as contract JSON text (stored as `json`: kept as written, never searched
+    /// on the hot path).
+    pub command: String,
     pub message_id: String,
 }
 
@@ -39,10 +41,10 @@ pub async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), St
     }
     let col = |f: fn(&InboxRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
     let reasons: Vec<Option<String>> = rows.iter().map(|r| r.reason.clone()).collect();
-    let commands: Vec<serde_json::Value> = rows.iter().map(|r| r.command.clone()).collect();
+    let commands: Vec<&str> = rows.iter().map(|r| r.command.as_str()).collect();
     sqlx::query(
         "INSERT INTO inbox (command_id, fingerprint, command_type, outcome, reason, command, message_id)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[])",
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::json[], $7::text[])",
     )
     .bind(col(|r| r.command_id.clone()))
     .bind(col(|r| r.fingerprint.clone()))

@@ -15,15 +15,12 @@ pub async fn append(conn: &mut PgConnection, events: &[ChangeEvent]) -> Result<(
     let aggregate_ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
     let versions: Vec<i64> = events.iter().map(|e| e.version).collect();
     let event_types: Vec<&str> = events.iter().map(|e| e.data.event_type()).collect();
-    let payloads: Vec<serde_json::Value> = events
-        .iter()
-        .map(|e| serde_json::to_value(e).unwrap_or_default())
-        .collect();
+    let payloads: Vec<String> = events.iter().map(ChangeEvent::to_json).collect();
     let occurred: Vec<chrono::DateTime<chrono::Utc>> =
         events.iter().map(|e| e.occurred_at).collect();
     sqlx::query(
         "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, occurred_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::jsonb[], $7::timestamptz[])",
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[]::json[], $7::timestamptz[])",
     )
     .bind(ids)
     .bind(types)

@@ -64,7 +64,7 @@ pub fn build(
 }
 
 fn inbox_row(d: &Decided) -> InboxRow {
-    let command = serde_json::from_str(&d.envelope.to_json()).unwrap_or(serde_json::Value::Null);
+    let command = d.envelope.to_json();
     InboxRow {
         command_id: d.envelope.command_id.clone(),
         fingerprint: d.fingerprint.clone(),

@@ -81,4 +81,17 @@ async fn fulfil_check_passes_a_drained_pipeline_and_names_a_command_that_never_a
         ),
         "{text}"
     );
+    lines.pop();
+
+    // No foreign key guards the lines any more (migration 0003): the checker does.
+    sqlx::query("INSERT INTO order_lines VALUES ('o-orphan', 0, 'bread', 1)")
+        .execute(&run.p.pool)
+        .await
+        .expect("plant a line without its order");
+    let (clean, text) = fulfil_check(&run, &lines);
+    assert!(!clean, "{text}");
+    assert!(
+        text.contains("every order has its lines and every line its order: order o-orphan: lines but no order"),
+        "{text}"
+    );
 }
