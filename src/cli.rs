@@ -62,7 +62,11 @@ impl TopologyArgs {
 #[derive(Debug, Clone, Args)]
 pub struct WriteDbArgs {
     /// The write database (PostgreSQL): orders, stock, inbox, outbox.
-    #[arg(long = "write-database-url", env = "FULFIL_WRITE_DATABASE_URL")]
+    #[arg(
+        long = "write-database-url",
+        env = "FULFIL_WRITE_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub write_database_url: String,
 }
 
@@ -78,7 +82,11 @@ impl WriteDbArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ReadDbArgs {
     /// The read database (PostgreSQL): the projections the query API serves.
-    #[arg(long = "read-database-url", env = "FULFIL_READ_DATABASE_URL")]
+    #[arg(
+        long = "read-database-url",
+        env = "FULFIL_READ_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub read_database_url: String,
 }
 
@@ -94,7 +102,7 @@ impl ReadDbArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RedisArgs {
     /// Redis: stock locks and the stock cache.
-    #[arg(long = "redis-url", env = "FULFIL_REDIS_URL")]
+    #[arg(long = "redis-url", env = "FULFIL_REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
     /// Prefix of every Redis key we write.
     #[arg(

@@ -37,14 +37,68 @@ impl SecretUrl {
         self.0.as_str()
     }
 
-    /// The URL with any password replaced by `***`.
+    /// The URL with any password replaced by `***`, and so is the value of any query
+    /// parameter that may carry a secret (`?password=`, `sslpassword=`, tokens, keys).
     pub fn redacted(&self) -> String {
         let mut shown = self.0.clone();
         if shown.password().is_some() {
             let _ = shown.set_password(Some("***"));
         }
+        if shown.query_pairs().any(|(k, _)| is_secret_parameter(&k)) {
+            let pairs: Vec<(String, String)> = shown
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if is_secret_parameter(&k) {
+                        "***".into()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            shown.query_pairs_mut().clear().extend_pairs(pairs);
+        }
         shown.to_string()
     }
+}
+
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "secret", "token", "key"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// What an error may show of a connection URL: scheme, host and port, never the user
+/// information or what follows the host. For a value that is not a URL nothing tells where
+/// a password would end, so only what follows its last `@` (where the host must be) is kept.
+fn shown(value: &str) -> String {
+    if let Ok(url) = Url::parse(value) {
+        if !has_text_after_host_like_a_password(&url) {
+            return SecretUrl(url).redacted();
+        }
+    }
+    let (scheme, rest) = value.split_once("://").unwrap_or(("", value));
+    let (userinfo, host) = match rest.rsplit_once('@') {
+        Some((_, host)) => ("***@", host),
+        None => ("", rest),
+    };
+    let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+    let scheme = match scheme.is_empty() {
+        true => String::new(),
+        false => format!("{scheme}://"),
+    };
+    format!("{scheme}{userinfo}{host}")
+}
+
+/// An `@` after the host means a password with an unencoded `/`, `?` or `#` was cut there
+/// by the parser and its tail landed in the path, query or fragment.
+fn has_text_after_host_like_a_password(url: &Url) -> bool {
+    let after_host = [Some(url.path()), url.query(), url.fragment()];
+    after_host
+        .into_iter()
+        .flatten()
+        .any(|part| part.contains('@'))
 }
 
 impl std::fmt::Debug for SecretUrl {
@@ -59,18 +113,26 @@ impl std::fmt::Display for SecretUrl {
     }
 }
 
+const ENCODE_HINT: &str =
+    "; a password with any of / ? # @ must have them percent-encoded (%2F %3F %23 %40)";
+
 /// Parses `value` as a URL whose scheme is one of `schemes`.
 pub fn validate_url(
     setting: &'static str,
     value: &str,
     schemes: &[&str],
 ) -> Result<SecretUrl, ConfigError> {
-    let show = |v: &str| match Url::parse(v) {
-        Ok(u) => SecretUrl(u).redacted(),
-        Err(_) => v.to_owned(),
-    };
-    let url = Url::parse(value)
-        .map_err(|e| ConfigError::new(setting, &show(value), format!("is not a URL ({e})")))?;
+    let url = Url::parse(value).map_err(|e| {
+        ConfigError::new(
+            setting,
+            &shown(value),
+            format!("is not a URL ({e}){ENCODE_HINT}"),
+        )
+    })?;
+    if has_text_after_host_like_a_password(&url) {
+        let why = format!("has an '@' after its host{ENCODE_HINT}");
+        return Err(ConfigError::new(setting, &shown(value), why));
+    }
     if !schemes.contains(&url.scheme()) {
         let expected = schemes
             .iter()
@@ -79,12 +141,12 @@ pub fn validate_url(
             .join(" or ");
         return Err(ConfigError::new(
             setting,
-            &show(value),
+            &shown(value),
             format!("must start with {expected}"),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::new(setting, &show(value), "has no host"));
+        return Err(ConfigError::new(setting, &shown(value), "has no host"));
     }
     Ok(SecretUrl(url))
 }
@@ -285,6 +347,69 @@ mod tests {
         let url = validate_postgres_url("X", "postgres://u:hunter2@h:5/db").unwrap();
         assert_eq!(url.to_string(), "postgres://u:***@h:5/db");
         assert!(url.expose().contains("hunter2"));
+    }
+
+    /// Every character with a meaning in a URL, between two markers: a leak of any part of
+    /// the password shows at least one of them.
+    const PASSWORD: &str = "Zq9:/?#[]@!$&'()*+,;=% \"<>\\^`{|}~Wk7";
+
+    fn leaks(text: &str) -> bool {
+        text.contains("Zq9") || text.contains("Wk7")
+    }
+
+    fn percent_encoded(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b.is_ascii_alphanumeric() {
+                true => char::from(b).to_string(),
+                false => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_password_with_every_url_special_character_is_refused_without_being_shown() {
+        for scheme in ["postgres", "redis"] {
+            let raw = format!("{scheme}://fulfil:{PASSWORD}@db.internal:5432/fulfil");
+            let err = validate_url("X", &raw, &[scheme]).unwrap_err();
+            let text = err.to_string();
+            assert!(!leaks(&text), "{text}");
+            assert!(
+                text.contains("db.internal:5432"),
+                "the host is shown: {text}"
+            );
+            assert!(text.contains("percent-encoded"), "the fix is named: {text}");
+        }
+    }
+
+    #[test]
+    fn a_percent_encoded_password_with_every_special_character_is_used_and_never_shown() {
+        let encoded = percent_encoded(PASSWORD);
+        for scheme in ["postgres", "redis"] {
+            let value = format!("{scheme}://fulfil:{encoded}@db.internal:5432/fulfil");
+            let url = validate_url("X", &value, &[scheme]).unwrap();
+            assert!(
+                !leaks(&url.to_string()) && !leaks(&format!("{url:?}")),
+                "{url}"
+            );
+            assert!(url.expose().contains(&encoded), "the driver gets it");
+        }
+    }
+
+    #[test]
+    fn a_password_cut_by_an_unencoded_slash_is_refused_not_taken_for_a_path() {
+        let err = validate_postgres_url("X", "postgres://u:123/Zq9@db:5432/x").unwrap_err();
+        assert!(!leaks(&err.to_string()), "{err}");
+        assert_eq!(err.value, "postgres://***@db:5432");
+    }
+
+    #[test]
+    fn secret_query_parameters_are_hidden_and_the_others_kept() {
+        let url =
+            validate_postgres_url("X", "postgres://h/db?sslmode=require&password=Zq9").unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://h/db?sslmode=require&password=***"
+        );
     }
 
     #[test]

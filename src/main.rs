@@ -138,7 +138,11 @@ struct FlashSaleArgs {
     /// needs FULFIL_WRITE_DATABASE_URL).
     #[arg(long)]
     no_wait: bool,
-    #[arg(long = "write-database-url", env = "FULFIL_WRITE_DATABASE_URL")]
+    #[arg(
+        long = "write-database-url",
+        env = "FULFIL_WRITE_DATABASE_URL",
+        hide_env_values = true
+    )]
     write_database_url: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,

@@ -39,7 +39,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub read_db: ReadDbArgs,
     /// Redis (the bench uses a key prefix of its own).
-    #[arg(long = "redis-url", env = "FULFIL_REDIS_URL")]
+    #[arg(long = "redis-url", env = "FULFIL_REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -23,5 +23,6 @@ mod publish;
 mod read_side;
 mod redis_hygiene;
 mod relay;
+mod secrets;
 mod shutdown;
 mod worker;
