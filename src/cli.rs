@@ -153,9 +153,17 @@ pub struct ApiArgs {
 
 impl ApiArgs {
     pub fn into_settings(&self) -> Result<crate::run::api::ApiRunSettings, ConfigError> {
+        self.settings_named("FULFIL_API_ADDR (--listen)")
+    }
+
+    /// The settings, a bad address reported under `listen_flag`.
+    pub fn settings_named(
+        &self,
+        listen_flag: &'static str,
+    ) -> Result<crate::run::api::ApiRunSettings, ConfigError> {
         Ok(crate::run::api::ApiRunSettings {
             read_database_url: self.read_db.into_settings()?,
-            listen: config::validate_socket_addr("FULFIL_API_ADDR (--listen)", &self.listen)?,
+            listen: config::validate_socket_addr(listen_flag, &self.listen)?,
         })
     }
 }
@@ -354,25 +362,58 @@ pub struct RelayArgs {
     pub ops_addr: String,
 }
 
+/// What the relay's settings are called on the command line that gave them: `fulfil relay`
+/// and `fulfil run` read the same variables under different flags, and an error names the
+/// one the user actually used.
+pub struct RelayFlags {
+    pub poll: &'static str,
+    pub steps: &'static str,
+    pub batch: &'static str,
+    pub ops_addr: &'static str,
+}
+
+impl RelayFlags {
+    pub const RELAY: RelayFlags = RelayFlags {
+        poll: "FULFIL_RELAY_POLL_MS (--poll-interval-ms)",
+        steps: "FULFIL_RELAY_STEPS (--steps-in-flight)",
+        batch: "FULFIL_RELAY_BATCH (--batch-size)",
+        ops_addr: "FULFIL_RELAY_OPS_ADDR (--ops-addr)",
+    };
+    pub const RUN: RelayFlags = RelayFlags {
+        poll: "FULFIL_RELAY_POLL_MS (--relay-poll-ms)",
+        steps: "FULFIL_RELAY_STEPS (--relay-steps)",
+        batch: "FULFIL_RELAY_BATCH (--relay-batch)",
+        ops_addr: "FULFIL_RELAY_OPS_ADDR (--relay-ops-addr)",
+    };
+}
+
 impl RelayArgs {
     pub fn into_settings(&self) -> Result<crate::run::relay::RelayRunSettings, ConfigError> {
+        self.settings_named(&RelayFlags::RELAY)
+    }
+
+    /// The settings, each error naming the setting as `flags` call it.
+    pub fn settings_named(
+        &self,
+        flags: &RelayFlags,
+    ) -> Result<crate::run::relay::RelayRunSettings, ConfigError> {
         if self.poll_interval_ms == 0 {
             return Err(ConfigError {
-                setting: "FULFIL_RELAY_POLL_MS (--poll-interval-ms)",
+                setting: flags.poll,
                 value: "0".into(),
                 reason: "must be at least 1".into(),
             });
         }
         if !(1..=64).contains(&self.steps_in_flight) {
             return Err(ConfigError {
-                setting: "FULFIL_RELAY_STEPS (--steps-in-flight)",
+                setting: flags.steps,
                 value: self.steps_in_flight.to_string(),
                 reason: "must be between 1 and 64".into(),
             });
         }
         if !(1..=10_000).contains(&self.batch_size) {
             return Err(ConfigError {
-                setting: "FULFIL_RELAY_BATCH (--batch-size)",
+                setting: flags.batch,
                 value: self.batch_size.to_string(),
                 reason: "must be between 1 and 10000".into(),
             });
@@ -385,10 +426,7 @@ impl RelayArgs {
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
             batch_size: self.batch_size,
             steps_in_flight: self.steps_in_flight,
-            ops_addr: config::validate_socket_addr(
-                "FULFIL_RELAY_OPS_ADDR (--ops-addr)",
-                &self.ops_addr,
-            )?,
+            ops_addr: config::validate_socket_addr(flags.ops_addr, &self.ops_addr)?,
         })
     }
 }
@@ -413,13 +451,38 @@ pub struct ProjectorArgs {
     pub ops_addr: String,
 }
 
+/// What the projector's own settings are called on the command line that gave them.
+pub struct ProjectorFlags {
+    pub concurrency: &'static str,
+    pub ops_addr: &'static str,
+}
+
+impl ProjectorFlags {
+    pub const PROJECTOR: ProjectorFlags = ProjectorFlags {
+        concurrency: "FULFIL_PROJECTOR_CONCURRENCY (--concurrency)",
+        ops_addr: "FULFIL_PROJECTOR_OPS_ADDR (--ops-addr)",
+    };
+    pub const RUN: ProjectorFlags = ProjectorFlags {
+        concurrency: "FULFIL_PROJECTOR_CONCURRENCY (--projector-concurrency)",
+        ops_addr: "FULFIL_PROJECTOR_OPS_ADDR (--projector-ops-addr)",
+    };
+}
+
 impl ProjectorArgs {
     pub fn into_settings(
         &self,
     ) -> Result<crate::run::projector::ProjectorRunSettings, ConfigError> {
+        self.settings_named(&ProjectorFlags::PROJECTOR)
+    }
+
+    /// The settings, each error naming the setting as `flags` call it.
+    pub fn settings_named(
+        &self,
+        flags: &ProjectorFlags,
+    ) -> Result<crate::run::projector::ProjectorRunSettings, ConfigError> {
         if self.concurrency == 0 {
             return Err(ConfigError {
-                setting: "FULFIL_PROJECTOR_CONCURRENCY (--concurrency)",
+                setting: flags.concurrency,
                 value: "0".into(),
                 reason: "must be at least 1".into(),
             });
@@ -429,10 +492,7 @@ impl ProjectorArgs {
             topology: self.topology.into_settings()?,
             read_database_url: self.read_db.into_settings()?,
             concurrency: self.concurrency,
-            ops_addr: config::validate_socket_addr(
-                "FULFIL_PROJECTOR_OPS_ADDR (--ops-addr)",
-                &self.ops_addr,
-            )?,
+            ops_addr: config::validate_socket_addr(flags.ops_addr, &self.ops_addr)?,
         })
     }
 }
@@ -477,6 +537,16 @@ pub struct RunArgs {
         default_value_t = DEFAULT_RELAY_STEPS
     )]
     pub relay_steps: usize,
+    /// Relay: most outbox rows one relay step claims and publishes.
+    #[arg(
+        long = "relay-batch",
+        env = "FULFIL_RELAY_BATCH",
+        default_value_t = 100
+    )]
+    pub relay_batch: i64,
+    /// Relay: the events topic's ARN; looked up by name (needs sns:ListTopics) when absent.
+    #[arg(long = "events-topic-arn", env = "FULFIL_EVENTS_TOPIC_ARN")]
+    pub events_topic_arn: Option<String>,
     /// Relay: /healthz /readyz /metrics.
     #[arg(
         long = "relay-ops-addr",
@@ -511,12 +581,12 @@ impl RunArgs {
     pub fn into_settings(&self) -> Result<crate::run::all::AllRunSettings, ConfigError> {
         let worker = self.worker.into_settings()?;
         let relay = RelayArgs {
-            events_topic_arn: None,
+            events_topic_arn: self.events_topic_arn.clone(),
             aws: self.worker.aws.clone(),
             topology: self.worker.topology.clone(),
             write_db: self.worker.write_db.clone(),
             poll_interval_ms: self.relay_poll_ms,
-            batch_size: 100,
+            batch_size: self.relay_batch,
             steps_in_flight: self.relay_steps,
             ops_addr: self.relay_ops_addr.clone(),
         };
@@ -533,9 +603,9 @@ impl RunArgs {
         };
         Ok(crate::run::all::AllRunSettings {
             worker,
-            relay: relay.into_settings()?,
-            projector: projector.into_settings()?,
-            api: api.into_settings()?,
+            relay: relay.settings_named(&RelayFlags::RUN)?,
+            projector: projector.settings_named(&ProjectorFlags::RUN)?,
+            api: api.settings_named("FULFIL_API_ADDR (--api-listen)")?,
         })
     }
 }
@@ -568,5 +638,70 @@ impl CheckArgs {
             aws: self.aws.into_settings()?,
             topology: self.topology.into_settings()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::run::all::AllRunSettings;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    /// `fulfil run` with its required URLs and `extra`; flags win over any environment.
+    fn run(extra: &[&str]) -> Result<AllRunSettings, ConfigError> {
+        let required = [
+            "fulfil-run",
+            "--write-database-url",
+            "postgres://h/w",
+            "--read-database-url",
+            "postgres://h/r",
+            "--redis-url",
+            "redis://h",
+        ];
+        let args = required.iter().chain(extra);
+        Run::try_parse_from(args)
+            .expect("the flags parse")
+            .args
+            .into_settings()
+    }
+
+    #[test]
+    fn fulfil_run_honours_the_relay_batch_and_the_events_topic() {
+        let arn = "arn:aws:sns:us-east-1:000000000000:fulfil-events";
+        let settings = run(&["--relay-batch", "7", "--events-topic-arn", arn]).unwrap();
+        assert_eq!(settings.relay.batch_size, 7);
+        assert_eq!(settings.relay.events_topic_arn.as_deref(), Some(arn));
+    }
+
+    #[test]
+    fn a_bad_role_setting_in_fulfil_run_is_reported_under_the_flag_fulfil_run_has() {
+        let cases = [
+            (
+                ["--relay-poll-ms", "0"],
+                "FULFIL_RELAY_POLL_MS (--relay-poll-ms)",
+            ),
+            (["--relay-steps", "0"], "FULFIL_RELAY_STEPS (--relay-steps)"),
+            (["--relay-batch", "0"], "FULFIL_RELAY_BATCH (--relay-batch)"),
+            (
+                ["--relay-ops-addr", "nope"],
+                "FULFIL_RELAY_OPS_ADDR (--relay-ops-addr)",
+            ),
+            (
+                ["--projector-concurrency", "0"],
+                "FULFIL_PROJECTOR_CONCURRENCY (--projector-concurrency)",
+            ),
+            (["--api-listen", "nope"], "FULFIL_API_ADDR (--api-listen)"),
+        ];
+        for (flags, named) in cases {
+            let err = run(&flags).map(|_| ()).unwrap_err();
+            assert_eq!(err.setting, named, "{flags:?}: {err}");
+        }
     }
 }

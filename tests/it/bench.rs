@@ -83,9 +83,15 @@ fn check_path(cell: &Cell, path: &PathResult, options: &Options) {
             "{what}"
         );
         assert_eq!(run.groups.is_some(), grouped, "{what}");
-        assert!(run
-            .groups
-            .is_none_or(|g| g.commits >= 1.0 && g.lock_rounds >= 1.0));
+        // Ours may take no lock round in a run: a lease kept from the warm-up, when the run's
+        // first commands are already waiting as its last unit ends, carries straight over.
+        let locks_needed = path.path == Path::Ceiling;
+        assert!(
+            run.groups
+                .is_none_or(|g| g.commits >= 1.0 && (g.lock_rounds >= 1.0 || !locks_needed)),
+            "{what}: {:?}",
+            run.groups
+        );
         assert_eq!(
             run.group_size.is_some(),
             path.path == Path::Ceiling,
