@@ -358,12 +358,7 @@ mod tests {
     }
 
     fn percent_encoded(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b.is_ascii_alphanumeric() {
-                true => char::from(b).to_string(),
-                false => format!("%{b:02X}"),
-            })
-            .collect()
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     }
 
     #[test]

@@ -17,12 +17,7 @@ fn leaks(text: &str) -> bool {
 }
 
 fn percent_encoded(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b.is_ascii_alphanumeric() {
-            true => char::from(b).to_string(),
-            false => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// Where a setting points: the real service, or a closed port with a password in its URL.
