@@ -69,9 +69,10 @@ fn is_secret_parameter(name: &str) -> bool {
         .any(|s| name.contains(s))
 }
 
-/// What an error may show of a connection URL: scheme, host and port, never the user
-/// information or what follows the host. For a value that is not a URL nothing tells where
-/// a password would end, so only what follows its last `@` (where the host must be) is kept.
+/// What an error may show of a connection URL: a URL that parses cleanly is shown redacted
+/// (password and secret parameters as `***`). Anything else shows scheme, host and port
+/// only: nothing tells where a password would end, so only what follows the last `@`
+/// (where the host must be), up to the path, is kept.
 fn shown(value: &str) -> String {
     if let Ok(url) = Url::parse(value) {
         if !has_text_after_host_like_a_password(&url) {
