@@ -230,7 +230,10 @@ impl Worker {
     }
 
     /// Each command as a unit of its own, under locks on the whole unit's products (still
-    /// busy here, so nothing else of this process waits on them meanwhile).
+    /// busy here, so nothing else of this process waits on them meanwhile), in the unit's
+    /// order. At the first failure the rest are not tried: a later command may be of the
+    /// failed one's FIFO group, which it must not overtake. Their receives, failed too, are
+    /// then taken apart message by message, where the groups are known.
     async fn one_by_one(&self, valid: &[Valid], products: &BTreeSet<String>) -> Vec<Answer> {
         let mut answers = Vec::with_capacity(valid.len());
         for v in valid {
@@ -240,9 +243,28 @@ impl Worker {
             };
             let (answer, lease) = self.commit_unit(&[&alone], products, None).await;
             release_later(lease);
-            answers.push(answer.map(|mut fates| fates.remove(0)));
+            let answer = answer.map(|mut fates| fates.remove(0));
+            if let Err(e) = &answer {
+                let rest = not_tried(e);
+                answers.push(answer);
+                answers.resize(valid.len(), Err(rest));
+                return answers;
+            }
+            answers.push(answer);
         }
         answers
+    }
+}
+
+/// What the commands after a failed one in [`Worker::one_by_one`] answer: the same outage,
+/// or a failure, so that their receives are taken apart and each is tried alone (a retry
+/// of the whole receive could send one on its last delivery to the DLQ).
+fn not_tried(failed: &WorkerError) -> WorkerError {
+    match failed {
+        WorkerError::Outage { .. } => failed.clone(),
+        e => WorkerError::Failed(format!(
+            "not tried: an earlier command of its unit failed ({e})"
+        )),
     }
 }
 
@@ -278,5 +300,46 @@ async fn release_now(lease: Option<Lease>) {
     }
     if let Err(e) = lease.locks.release().await {
         tracing::warn!(error = %e, "lock release failed; the lease will expire");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_an_outage_the_rest_wait_for_the_same_outage() {
+        let outage = WorkerError::Outage {
+            dependency: "Redis",
+            detail: "connection refused".into(),
+        };
+        let rest = not_tried(&outage);
+        assert!(
+            matches!(
+                rest,
+                WorkerError::Outage {
+                    dependency: "Redis",
+                    ..
+                }
+            ),
+            "{rest}"
+        );
+    }
+
+    #[test]
+    fn after_a_failure_or_a_retry_the_rest_fail_so_each_is_tried_alone() {
+        for failed in [
+            WorkerError::Failed("poisoned".into()),
+            WorkerError::Transient("lock busy".into()),
+        ] {
+            let rest = not_tried(&failed);
+            let WorkerError::Failed(why) = &rest else {
+                panic!("expected a failure, got {rest}");
+            };
+            assert!(
+                why.contains("not tried") && why.contains(&failed.to_string()),
+                "{why}"
+            );
+        }
     }
 }
