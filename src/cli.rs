@@ -149,21 +149,66 @@ pub struct ApiArgs {
     /// Address of the query API and its /healthz /readyz /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_API_ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Milliseconds a /v1 request may run before it is answered 503.
+    #[arg(long, env = "FULFIL_API_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// Most /v1 requests served at once; more are answered 503 at once.
+    #[arg(long, env = "FULFIL_API_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+}
+
+/// What the API's settings are called on the command line that gave them (`fulfil api` or
+/// `fulfil run`), so an error names the flag the user has.
+pub struct ApiFlags {
+    pub listen: &'static str,
+    pub request_timeout: &'static str,
+    pub max_in_flight: &'static str,
+}
+
+impl ApiFlags {
+    pub const API: ApiFlags = ApiFlags {
+        listen: "FULFIL_API_ADDR (--listen)",
+        request_timeout: "FULFIL_API_REQUEST_TIMEOUT_MS (--request-timeout-ms)",
+        max_in_flight: "FULFIL_API_MAX_IN_FLIGHT (--max-in-flight)",
+    };
+    pub const RUN: ApiFlags = ApiFlags {
+        listen: "FULFIL_API_ADDR (--api-listen)",
+        request_timeout: "FULFIL_API_REQUEST_TIMEOUT_MS (--api-request-timeout-ms)",
+        max_in_flight: "FULFIL_API_MAX_IN_FLIGHT (--api-max-in-flight)",
+    };
 }
 
 impl ApiArgs {
     pub fn into_settings(&self) -> Result<crate::run::api::ApiRunSettings, ConfigError> {
-        self.settings_named("FULFIL_API_ADDR (--listen)")
+        self.settings_named(&ApiFlags::API)
     }
 
-    /// The settings, a bad address reported under `listen_flag`.
+    /// The settings, each error naming the setting as `flags` call it.
     pub fn settings_named(
         &self,
-        listen_flag: &'static str,
+        flags: &ApiFlags,
     ) -> Result<crate::run::api::ApiRunSettings, ConfigError> {
         Ok(crate::run::api::ApiRunSettings {
             read_database_url: self.read_db.into_settings()?,
-            listen: config::validate_socket_addr(listen_flag, &self.listen)?,
+            listen: config::validate_socket_addr(flags.listen, &self.listen)?,
+            limits: self.limits(flags)?,
+        })
+    }
+
+    fn limits(&self, flags: &ApiFlags) -> Result<crate::api::ApiLimits, ConfigError> {
+        if !(1..=3_600_000).contains(&self.request_timeout_ms) {
+            let value = self.request_timeout_ms.to_string();
+            let reason = "must be between 1 and 3600000";
+            return Err(ConfigError::new(flags.request_timeout, &value, reason));
+        }
+        if !(1..=100_000).contains(&self.max_in_flight) {
+            let value = self.max_in_flight.to_string();
+            let reason = "must be between 1 and 100000";
+            return Err(ConfigError::new(flags.max_in_flight, &value, reason));
+        }
+        Ok(crate::api::ApiLimits {
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            max_in_flight: self.max_in_flight,
         })
     }
 }
@@ -575,6 +620,20 @@ pub struct RunArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub api_listen: String,
+    /// API: milliseconds a /v1 request may run before it is answered 503.
+    #[arg(
+        long = "api-request-timeout-ms",
+        env = "FULFIL_API_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub api_request_timeout_ms: u64,
+    /// API: most /v1 requests served at once; more are answered 503 at once.
+    #[arg(
+        long = "api-max-in-flight",
+        env = "FULFIL_API_MAX_IN_FLIGHT",
+        default_value_t = 256
+    )]
+    pub api_max_in_flight: usize,
 }
 
 impl RunArgs {
@@ -600,12 +659,14 @@ impl RunArgs {
         let api = ApiArgs {
             read_db: self.read_db.clone(),
             listen: self.api_listen.clone(),
+            request_timeout_ms: self.api_request_timeout_ms,
+            max_in_flight: self.api_max_in_flight,
         };
         Ok(crate::run::all::AllRunSettings {
             worker,
             relay: relay.settings_named(&RelayFlags::RUN)?,
             projector: projector.settings_named(&ProjectorFlags::RUN)?,
-            api: api.settings_named("FULFIL_API_ADDR (--api-listen)")?,
+            api: api.settings_named(&ApiFlags::RUN)?,
         })
     }
 }
@@ -698,6 +759,14 @@ mod tests {
                 "FULFIL_PROJECTOR_CONCURRENCY (--projector-concurrency)",
             ),
             (["--api-listen", "nope"], "FULFIL_API_ADDR (--api-listen)"),
+            (
+                ["--api-request-timeout-ms", "0"],
+                "FULFIL_API_REQUEST_TIMEOUT_MS (--api-request-timeout-ms)",
+            ),
+            (
+                ["--api-max-in-flight", "0"],
+                "FULFIL_API_MAX_IN_FLIGHT (--api-max-in-flight)",
+            ),
         ];
         for (flags, named) in cases {
             let err = run(&flags).map(|_| ()).unwrap_err();

@@ -18,7 +18,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &'static str, value: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(setting: &'static str, value: &str, reason: impl Into<String>) -> Self {
         Self {
             setting,
             value: value.to_owned(),

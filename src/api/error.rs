@@ -7,6 +7,13 @@ use axum::Json;
 
 use crate::db::fault::{self, Fault};
 
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, naming the parameter and value or the dependency at fault.
+    pub error: String,
+}
+
 /// Why a request got no data.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,6 +39,15 @@ pub enum ApiError {
     Internal { source: sqlx::Error },
     #[error("no route {method} {path}")]
     NoRoute { method: String, path: String },
+    /// The request ran past the API's request timeout.
+    #[error("request did not finish within {after:?}")]
+    TooSlow { after: std::time::Duration },
+    /// The API was already serving its most requests at once.
+    #[error("overloaded: already {limit} requests in flight; retry shortly")]
+    Overloaded { limit: usize },
+    /// Refused by a bound for another reason (none expected; named if it happens).
+    #[error("request refused: {why}")]
+    Refused { why: String },
 }
 
 impl ApiError {
@@ -47,14 +63,23 @@ impl ApiError {
         match self {
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } | Self::NoRoute { .. } => StatusCode::NOT_FOUND,
-            Self::Unavailable { .. } | Self::Slow { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable { .. }
+            | Self::Slow { .. }
+            | Self::TooSlow { .. }
+            | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } | Self::Refused { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// A later identical request may succeed: the client should retry with backoff.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::Slow { .. })
+        matches!(
+            self,
+            Self::Unavailable { .. }
+                | Self::Slow { .. }
+                | Self::TooSlow { .. }
+                | Self::Overloaded { .. }
+        )
     }
 }
 
@@ -75,7 +100,9 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        let body = serde_json::json!({ "error": self.to_string() });
+        let body = ErrorBody {
+            error: self.to_string(),
+        };
         (status, Json(body)).into_response()
     }
 }

@@ -8,12 +8,23 @@ use axum::Json;
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{self, Cursor};
 use super::read::{self, OrderPage, OrderView, ProductView, Stats};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{order_id}",
+    params(("order_id" = String, Path, description = "the order's id, as in its PlaceOrder")),
+    responses(
+        (status = 200, description = "the order as the read side shows it", body = OrderView),
+        (status = 400, description = "an id that cannot name an order", body = ErrorBody),
+        (status = 404, description = "no such order (yet)", body = ErrorBody),
+        (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
+    )
+)]
 pub async fn order(
     State(pool): State<PgPool>,
     path: Result<Path<String>, PathRejection>,
@@ -26,6 +37,17 @@ pub async fn order(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/products/{product_id}",
+    params(("product_id" = String, Path, description = "the product's id")),
+    responses(
+        (status = 200, description = "the product's stock as the read side shows it", body = ProductView),
+        (status = 400, description = "an id that cannot name a product", body = ErrorBody),
+        (status = 404, description = "no such product (yet)", body = ErrorBody),
+        (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
+    )
+)]
 pub async fn product(
     State(pool): State<PgPool>,
     path: Result<Path<String>, PathRejection>,
@@ -45,6 +67,20 @@ pub struct PageQuery {
     after: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user_id}/orders",
+    params(
+        ("user_id" = String, Path, description = "the buyer's id"),
+        ("limit" = Option<i64>, Query, description = "orders per page, 1 to 100 (default 20)"),
+        ("after" = Option<String>, Query, description = "the `next` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "a page of the user's orders, newest first", body = OrderPage),
+        (status = 400, description = "a bad id, limit or cursor, named with its value", body = ErrorBody),
+        (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
+    )
+)]
 pub async fn user_orders(
     State(pool): State<PgPool>,
     path: Result<Path<String>, PathRejection>,
@@ -60,6 +96,14 @@ pub async fn user_orders(
     Ok(Json(orders))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    responses(
+        (status = 200, description = "orders by status and the projection's progress", body = Stats),
+        (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
+    )
+)]
 pub async fn stats(State(pool): State<PgPool>) -> Answer<Stats> {
     Ok(Json(read::stats(&pool).await?))
 }

@@ -8,7 +8,9 @@
 
 mod error;
 mod handlers;
+mod limits;
 mod metrics;
+mod openapi;
 mod params;
 mod read;
 
@@ -24,17 +26,23 @@ use tokio_util::sync::CancellationToken;
 use crate::ops::{self, Readiness};
 
 pub use error::ApiError;
+pub use limits::ApiLimits;
+pub use openapi::document as openapi_document;
 pub use params::{Cursor, DEFAULT_LIMIT, ID_PATTERN, MAX_LIMIT};
 pub use read::{OrderCounts, OrderPage, OrderView, ProductView, Stats};
 
-/// The whole HTTP surface, with no socket: tests drive it in-process.
-pub fn router(pool: PgPool, readiness: Readiness) -> Router {
-    Router::new()
+/// The whole HTTP surface, with no socket: tests drive it in-process. `limits` bound the
+/// `/v1` routes only.
+pub fn router(pool: PgPool, readiness: Readiness, limits: ApiLimits) -> Router {
+    let routes = Router::new()
         .route("/v1/orders/{order_id}", get(handlers::order))
         .route("/v1/users/{user_id}/orders", get(handlers::user_orders))
         .route("/v1/products/{product_id}", get(handlers::product))
         .route("/v1/stats", get(handlers::stats))
-        .fallback(handlers::no_route)
+        .route("/v1/openapi.json", get(openapi::serve))
+        .fallback(handlers::no_route);
+    limits
+        .apply(routes)
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(pool)
         .merge(ops::router(readiness))

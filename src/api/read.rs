@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::params::Cursor;
@@ -19,7 +20,7 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 const ORDER_COLUMNS: &str =
     "order_id, user_id, status, reason, lines, version, updated_at, placed_at";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct OrderView {
     pub order_id: String,
     pub user_id: String,
@@ -34,7 +35,7 @@ pub struct OrderView {
     pub placed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ProductView {
     pub product_id: String,
     pub name: Option<String>,
@@ -46,20 +47,20 @@ pub struct ProductView {
 }
 
 /// One page of a user's orders, newest first; `next` is set when more remain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderPage {
     pub orders: Vec<OrderView>,
     pub next: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct OrderCounts {
     pub confirmed: i64,
     pub rejected: i64,
     pub cancelled: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Stats {
     #[sqlx(flatten)]
     pub orders: OrderCounts,

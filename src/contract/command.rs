@@ -23,7 +23,7 @@ pub struct PlaceOrder {
     pub lines: Vec<OrderLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderLine {
     pub product_id: String,
     pub quantity: u32,

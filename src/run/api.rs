@@ -16,6 +16,8 @@ pub struct ApiRunSettings {
     pub read_database_url: SecretUrl,
     /// Where the API (and its /healthz /readyz /metrics) listens; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Bounds on the `/v1` routes.
+    pub limits: api::ApiLimits,
 }
 
 /// Read-only and short queries: a handful of connections serves many requests.
@@ -34,7 +36,7 @@ pub async fn run(settings: ApiRunSettings, shutdown: CancellationToken) -> Resul
     tracing::info!(addr = %addr, read_db = %settings.read_database_url, "api started");
     let served = api::serve(
         listener,
-        api::router(pool.clone(), readiness),
+        api::router(pool.clone(), readiness, settings.limits),
         shutdown.clone(),
     )
     .await;

@@ -3,6 +3,8 @@
 //! process. This file holds the request helpers and row writers the scenarios share.
 
 mod health;
+mod limits;
+mod openapi;
 mod pages;
 mod process;
 mod views;
@@ -10,6 +12,7 @@ mod views;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use fulfil::api::ApiLimits;
 use fulfil::db::Database;
 use fulfil::ops::Readiness;
 use http_body_util::BodyExt;
@@ -29,9 +32,13 @@ pub struct TestApi {
 
 impl TestApi {
     pub async fn new() -> TestApi {
+        TestApi::with_limits(ApiLimits::default()).await
+    }
+
+    pub async fn with_limits(limits: ApiLimits) -> TestApi {
         let (db, pool) = TestDb::migrated(Database::Read).await;
         let readiness = Readiness::default();
-        let app = fulfil::api::router(pool.clone(), readiness.clone());
+        let app = fulfil::api::router(pool.clone(), readiness.clone(), limits);
         TestApi {
             app,
             pool,

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use fulfil::api::ApiLimits;
 use fulfil::ops::Readiness;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -128,7 +129,7 @@ fn broken_pool(url: &str) -> sqlx::PgPool {
 }
 
 async fn assert_unavailable(pool: sqlx::PgPool) {
-    let app = fulfil::api::router(pool, Readiness::default());
+    let app = fulfil::api::router(pool, Readiness::default(), ApiLimits::default());
     for uri in ["/v1/orders/o-1", "/v1/users/u-1/orders", "/v1/stats"] {
         let started = Instant::now();
         let (status, body) = get_json(&app, uri).await;
