@@ -73,6 +73,30 @@ async fn a_running_worker_reports_health_readiness_and_its_counters() {
         metrics.contains("fulfil_batch_duration_seconds_bucket"),
         "{metrics}"
     );
+    let url = &p.provisioned.commands_queue.url;
+    let queue = format!("queue=\"{}\"", url.rsplit('/').next().expect("a name"));
+    assert!(series(&metrics, "fulfil_consumer_receive_calls_total", &[&queue]) >= 1);
+    // Deleted after their commit: the scrape may come a moment before.
+    crate::harness::eventually(Duration::from_secs(10), "both messages deleted", || async {
+        let (_, metrics) = get(&format!("http://{addr}/metrics")).await;
+        let deleted = series(
+            &metrics,
+            "fulfil_consumer_messages_total",
+            &[&queue, "event=\"deleted\""],
+        );
+        (deleted == 2).then_some(())
+    })
+    .await;
+}
+
+/// The value of the one series of `name` whose labels hold every one of `labels` (0 if none).
+fn series(metrics: &str, name: &str, labels: &[&str]) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test]

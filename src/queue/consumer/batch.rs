@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::policy::{self, Backoff};
-use super::stats::add;
+use super::stats::Counted;
 use super::{deadline, heartbeat};
 use super::{BatchHandler, Disposition, Message, Outage, Settled, Shared};
 
@@ -120,7 +120,9 @@ async fn delete_early<H>(
             .filter(|&i| !shared.config.fifo || policy::group_clear_before(batch, i, &gone, &ready))
             .collect();
         let messages: Vec<&Message> = go.iter().filter_map(|&i| batch.get(i)).collect();
-        add(&shared.stats.deleted, shared.sqs.delete(&messages).await);
+        shared
+            .stats
+            .add(Counted::Deleted, shared.sqs.delete(&messages).await);
         ready.retain(|i| !go.contains(i));
         if let Ok(mut d) = deleted.lock() {
             d.extend(go);
@@ -133,7 +135,7 @@ async fn delete_early<H>(
 /// again, and only a decision reopens the gate.
 async fn hold<H: BatchHandler>(shared: &Shared<H>, batch: &[Message], outage: Outage) -> Decision {
     let hold = shared.gate.close(&outage);
-    add(&shared.stats.held_for_outage, batch.len());
+    shared.stats.add(Counted::HeldForOutage, batch.len());
     let mut probes = Backoff::standard();
     loop {
         if !wait_or_shutdown(shared, probes.next_delay()).await {
@@ -203,10 +205,12 @@ async fn settle<H>(shared: &Shared<H>, batch: &[Message], dispositions: Vec<Disp
     let (mut delete, mut retry) = (with(Disposition::Delete), with(Disposition::Retry));
     let failed = with(Disposition::DeadLetter);
     let moved = shared.sqs.move_to_dead_letter(&failed).await;
-    add(&shared.stats.dead_lettered, moved.len());
+    shared.stats.add(Counted::DeadLettered, moved.len());
     retry.extend(failed.iter().copied().filter(|m| !moved.contains(m)));
     delete.extend(moved);
-    add(&shared.stats.deleted, shared.sqs.delete(&delete).await);
+    shared
+        .stats
+        .add(Counted::Deleted, shared.sqs.delete(&delete).await);
     retry_later(shared, &retry).await;
 }
 
@@ -225,7 +229,7 @@ async fn retry_later<H>(shared: &Shared<H>, messages: &[&Message]) {
             )
         })
         .collect();
-    add(&shared.stats.retried, messages.len());
+    shared.stats.add(Counted::Retried, messages.len());
     shared.sqs.set_visibility(&changes, "retry").await;
 }
 
@@ -233,7 +237,7 @@ async fn retry_later<H>(shared: &Shared<H>, messages: &[&Message]) {
 /// rather than after the visibility timeout.
 async fn release<H>(shared: &Shared<H>, batch: &[Message]) {
     let released = make_visible(shared, batch, "release on shutdown").await;
-    add(&shared.stats.released_on_shutdown, released);
+    shared.stats.add(Counted::ReleasedOnShutdown, released);
     tracing::info!(
         released,
         "shutdown: undecided messages returned to the queue"

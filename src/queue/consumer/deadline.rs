@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::stats::add;
+use super::stats::Counted;
 use super::{batch, Message, Shared};
 
 /// Runs one handler call under the processing deadline; `None` if the deadline came first.
@@ -33,7 +33,7 @@ pub(super) async fn abandon<H>(shared: &Shared<H>, batch: &[Message]) {
         messages = batch.len(),
         "batch past its processing deadline: abandoned, its messages returned to the queue"
     );
-    add(&shared.stats.abandoned, batch.len());
+    shared.stats.add(Counted::Abandoned, batch.len());
     metrics::counter!("fulfil_messages_abandoned_total").increment(batch.len() as u64);
     batch::make_visible(shared, batch, "return after the processing deadline").await;
 }

@@ -12,7 +12,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use super::sqs::secs;
-use super::stats::add;
+use super::stats::Counted;
 use super::{Message, Shared};
 
 /// Time to spare for an extension even after the one before it was lost: a connect timeout
@@ -71,7 +71,7 @@ async fn extend<H>(
         .collect();
     slow_call().await;
     let extended = shared.sqs.set_visibility(&changes, "heartbeat").await;
-    add(&shared.stats.extended, extended);
+    shared.stats.add(Counted::Extended, extended);
     tracing::debug!(extended, "heartbeat extended visibility");
 }
 

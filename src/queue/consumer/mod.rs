@@ -184,8 +184,8 @@ impl Consumer {
         let config = config.normalised();
         Self {
             sqs: Sqs::new(sqs, &config.queue_url),
+            stats: Arc::new(ConsumerStats::for_queue(&config.queue_url)),
             config,
-            stats: Arc::new(ConsumerStats::default()),
         }
     }
 

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::policy::Backoff;
-use super::stats::add;
+use super::stats::Counted;
 use super::{batch, BatchHandler, Message, Shared};
 use crate::queue::QueueError;
 
@@ -79,7 +79,7 @@ async fn receive_unless_shutdown<H>(
     shared: &Shared<H>,
     asked: Instant,
 ) -> Option<Result<Vec<Message>, QueueError>> {
-    add(&shared.stats.receive_calls, 1);
+    shared.stats.add(Counted::ReceiveCalls, 1);
     metrics::counter!("fulfil_receive_requests_total").increment(1);
     let config = &shared.config;
     let receive = shared.sqs.receive(
@@ -129,9 +129,9 @@ async fn give_back<H>(shared: &Shared<H>, received: Result<Vec<Message>, QueueEr
         Ok(messages) if !messages.is_empty() => messages,
         _ => return,
     };
-    add(&shared.stats.received, messages.len());
+    shared.stats.add(Counted::Received, messages.len());
     let returned = batch::make_visible(shared, &messages, "return after shutdown").await;
-    add(&shared.stats.released_on_shutdown, returned);
+    shared.stats.add(Counted::ReleasedOnShutdown, returned);
     tracing::info!(
         received = messages.len(),
         returned,
@@ -150,7 +150,7 @@ fn dispatch<H: BatchHandler>(
     if batch.is_empty() {
         return;
     }
-    add(&shared.stats.received, batch.len());
+    shared.stats.add(Counted::Received, batch.len());
     let held = permits.split(batch.len()).unwrap_or(permits);
     let task = batch::process(Arc::clone(shared), batch, held, asked);
     shared.batches.spawn(task.in_current_span());
@@ -162,7 +162,7 @@ async fn pause_after_error<H>(
     error: &QueueError,
     backoff: &mut Backoff,
 ) -> bool {
-    add(&shared.stats.receive_errors, 1);
+    shared.stats.add(Counted::ReceiveErrors, 1);
     let delay = backoff.next_delay();
     tracing::warn!(%error, retry_in = ?delay, "receive failed; backing off");
     tokio::select! {

@@ -1,4 +1,9 @@
-//! Counters of one consumer, readable while it runs (tests, metrics, `/readyz`).
+//! Counters of one consumer, readable while it runs (tests, `/readyz`) and exported to
+//! `/metrics` as they move: `fulfil_consumer_receive_calls_total{queue}`,
+//! `fulfil_consumer_receive_errors_total{queue}` and
+//! `fulfil_consumer_messages_total{queue,event}` (received, deleted, retried, dead_lettered,
+//! extended, held_for_outage, released_on_shutdown, abandoned). `queue` is the queue's name,
+//! so the worker's and the projector's consumers in one `fulfil run` stay apart.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -6,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// counter; read them with [`AtomicU64::load`] or the getters.
 #[derive(Debug, Default)]
 pub struct ConsumerStats {
+    /// The queue's name: the `queue` label of the exported metrics.
+    queue: String,
     /// ReceiveMessage requests sent (lets a test prove receiving stopped).
     pub receive_calls: AtomicU64,
     /// ReceiveMessage requests that failed.
@@ -62,7 +69,81 @@ impl ConsumerStats {
     }
 }
 
-/// Adds `n` to a counter (usize because it is always a length).
-pub(super) fn add(counter: &AtomicU64, n: usize) {
-    counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counted {
+    ReceiveCalls,
+    ReceiveErrors,
+    Received,
+    Deleted,
+    Retried,
+    DeadLettered,
+    Extended,
+    HeldForOutage,
+    ReleasedOnShutdown,
+    Abandoned,
+}
+
+impl ConsumerStats {
+    /// Counters for the queue at `queue_url` (its last path segment names it in metrics).
+    pub(super) fn for_queue(queue_url: &str) -> Self {
+        let name = queue_url.rsplit('/').next().unwrap_or(queue_url);
+        Self {
+            queue: name.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds `n` (always a length) to a counter and to its exported metric.
+    pub(super) fn add(&self, counted: Counted, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        self.counter(counted).fetch_add(n, Ordering::Relaxed);
+        let queue = self.queue.clone();
+        match counted.event() {
+            None if counted == Counted::ReceiveCalls => {
+                metrics::counter!("fulfil_consumer_receive_calls_total", "queue" => queue)
+                    .increment(n);
+            }
+            None => {
+                metrics::counter!("fulfil_consumer_receive_errors_total", "queue" => queue)
+                    .increment(n);
+            }
+            Some(event) => {
+                metrics::counter!("fulfil_consumer_messages_total", "queue" => queue, "event" => event)
+                    .increment(n);
+            }
+        }
+    }
+
+    fn counter(&self, counted: Counted) -> &AtomicU64 {
+        match counted {
+            Counted::ReceiveCalls => &self.receive_calls,
+            Counted::ReceiveErrors => &self.receive_errors,
+            Counted::Received => &self.received,
+            Counted::Deleted => &self.deleted,
+            Counted::Retried => &self.retried,
+            Counted::DeadLettered => &self.dead_lettered,
+            Counted::Extended => &self.extended,
+            Counted::HeldForOutage => &self.held_for_outage,
+            Counted::ReleasedOnShutdown => &self.released_on_shutdown,
+            Counted::Abandoned => &self.abandoned,
+        }
+    }
+}
+
+impl Counted {
+    /// The `event` label of a message counter; `None` for the request counters.
+    fn event(self) -> Option<&'static str> {
+        match self {
+            Counted::ReceiveCalls | Counted::ReceiveErrors => None,
+            Counted::Received => Some("received"),
+            Counted::Deleted => Some("deleted"),
+            Counted::Retried => Some("retried"),
+            Counted::DeadLettered => Some("dead_lettered"),
+            Counted::Extended => Some("extended"),
+            Counted::HeldForOutage => Some("held_for_outage"),
+            Counted::ReleasedOnShutdown => Some("released_on_shutdown"),
+            Counted::Abandoned => Some("abandoned"),
+        }
+    }
 }
