@@ -1,9 +1,11 @@
-//! Operator commands on what the worker kept: list the invalid commands, and replay one
-//! (as it was, or corrected) onto the commands queue.
+//! Operator commands on what the pipeline set aside: the invalid commands the worker kept
+//! (list, and replay one as it was or corrected onto the commands queue), and the two
+//! dead-letter queues (list, show one, redrive to the queue they came from).
 
 use crate::config::{AwsSettings, SecretUrl, Topology};
 use crate::contract::Envelope;
 use crate::db::{self, Database, DbError};
+use crate::queue::dlq::{self, Peeked, Redriven};
 use crate::queue::{topology, AwsClients, QueueError};
 use crate::store::invalid::{self, InvalidCommand};
 use crate::store::StoreError;
@@ -18,7 +20,98 @@ pub enum AdminError {
     Queue(#[from] QueueError),
     #[error("no invalid command with id {0}")]
     NotFound(i64),
+    #[error("no message {message_id} in {queue} ({count} message(s) there)")]
+    NotInDlq {
+        message_id: String,
+        queue: String,
+        count: usize,
+    },
 }
+
+/// One of the two dead-letter queues, and the queue its messages came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeadLetterQueue {
+    /// The commands DLQ: order commands the worker could not apply.
+    Commands,
+    /// The projector DLQ: change events the projector could not apply.
+    Projector,
+}
+
+impl DeadLetterQueue {
+    fn names(self, topology: &Topology) -> (String, String) {
+        match self {
+            Self::Commands => (topology.commands_dlq(), topology.commands_queue()),
+            Self::Projector => (topology.projector_dlq(), topology.projector_queue()),
+        }
+    }
+}
+
+/// A dead-letter queue and its source, found by name.
+pub struct DlqAt {
+    clients: AwsClients,
+    pub dlq_name: String,
+    dlq_url: String,
+    source_url: String,
+}
+
+impl DlqAt {
+    pub async fn find(
+        aws: &AwsSettings,
+        topology: &Topology,
+        which: DeadLetterQueue,
+    ) -> Result<DlqAt, AdminError> {
+        let clients = AwsClients::connect(aws).await;
+        let (dlq_name, source_name) = which.names(topology);
+        let dlq_url = topology::queue_url(&clients, &dlq_name).await?;
+        let source_url = topology::queue_url(&clients, &source_name).await?;
+        Ok(DlqAt {
+            clients,
+            dlq_name,
+            dlq_url,
+            source_url,
+        })
+    }
+
+    /// Every message there now, each once, left in place.
+    pub async fn list(&self) -> Result<Vec<Peeked>, AdminError> {
+        Ok(dlq::peek(&self.clients, &self.dlq_url, DLQ_LOOK).await?)
+    }
+
+    /// The message with this id, left in place.
+    pub async fn show(&self, message_id: &str) -> Result<Peeked, AdminError> {
+        let all = self.list().await?;
+        let count = all.len();
+        all.into_iter()
+            .find(|m| m.message_id == message_id)
+            .ok_or_else(|| AdminError::NotInDlq {
+                message_id: message_id.to_owned(),
+                queue: self.dlq_name.clone(),
+                count,
+            })
+    }
+
+    /// Sends the messages named in `only` (all when empty) back to their source queue. A
+    /// name not found there is an error, after the others were moved.
+    pub async fn redrive(
+        &self,
+        only: &[String],
+        progress: impl Fn(&Peeked),
+    ) -> Result<Redriven, AdminError> {
+        let (dlq, source) = (&self.dlq_url, &self.source_url);
+        let done = dlq::redrive(&self.clients, dlq, source, only, progress).await?;
+        match only.iter().find(|id| !done.moved.contains(id)) {
+            Some(missing) => Err(AdminError::NotInDlq {
+                message_id: missing.clone(),
+                queue: self.dlq_name.clone(),
+                count: done.left,
+            }),
+            None => Ok(done),
+        }
+    }
+}
+
+/// How long a look hides what it saw: long enough to see every message once.
+const DLQ_LOOK: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn list_invalid(url: &SecretUrl, limit: i64) -> Result<Vec<InvalidCommand>, AdminError> {
     let pool = db::connect(Database::Write, url, 1).await?;

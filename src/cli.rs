@@ -3,10 +3,21 @@
 //! Every flag also reads an environment variable (shown in `--help`); `into_settings`
 //! validates once, at start, into the typed settings of `config`.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::config::{self, AwsSettings, ConfigError, SecretUrl, Topology};
 use crate::setup::SetupSettings;
+
+mod dlq;
+
+pub use dlq::DlqCommand;
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct AwsArgs {

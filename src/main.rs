@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use fulfil::cli::{
-    ApiArgs, AwsArgs, BothDbArgs, CheckArgs, ProjectorArgs, RelayArgs, RunArgs, SetupArgs,
-    TopologyArgs, WorkerArgs, WriteDbArgs,
+    ApiArgs, AwsArgs, BothDbArgs, CheckArgs, DlqCommand, Format, ProjectorArgs, RelayArgs, RunArgs,
+    SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs,
 };
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
@@ -63,6 +63,9 @@ enum Command {
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
+    /// Inspect the dead-letter queues and redrive their messages.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,12 +180,6 @@ struct DemoArgs {
     redis: fulfil::cli::RedisArgs,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -212,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
             format,
         }) => list_invalid(write_db, limit, format).await,
         Command::Invalid(InvalidCommand::Replay(args)) => replay_invalid(args).await,
+        Command::Dlq(command) => command.run().await,
         Command::Bench(args) => bench(args).await,
     }
 }

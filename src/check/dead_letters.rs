@@ -172,6 +172,9 @@ mod tests {
         Peeked {
             message_id: id.to_owned(),
             body: body.to_owned(),
+            group_id: None,
+            sent_at: None,
+            why: None,
         }
     }
 

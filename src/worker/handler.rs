@@ -75,7 +75,9 @@ impl Worker {
                 }
                 Err(err) if message.last_delivery => {
                     tracing::warn!(message_id = %message.message_id, error = %err, "message failed on its last delivery; moving it to the DLQ so its group can go on");
-                    dispositions.push(Disposition::DeadLetter);
+                    dispositions.push(Disposition::DeadLetter {
+                        reason: err.to_string(),
+                    });
                 }
                 Err(err) => {
                     tracing::warn!(message_id = %message.message_id, error = %err, "message failed; left for redelivery (the DLQ after maxReceiveCount)");

@@ -6,6 +6,7 @@ mod chaos;
 mod consumer;
 mod db_fault;
 mod demo;
+mod dlq;
 mod fault_proxy;
 mod flash_sale;
 mod foundation;

@@ -115,25 +115,9 @@ async fn a_kept_invalid_command_is_listed_and_replayed_corrected() {
     )
     .await;
     let fulfil = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .args(args)
-            .env(
-                "FULFIL_WRITE_DATABASE_URL",
-                p.settings.write_database_url.expose(),
-            )
-            .env("FULFIL_QUEUE_PREFIX", &p.settings.topology.prefix)
-            .env(
-                "AWS_ENDPOINT_URL",
-                p.settings.aws.endpoint_url.as_deref().unwrap_or_default(),
-            )
-            .output()
-            .expect("run fulfil");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let (ok, stdout, stderr) = p.cli(args);
+        assert!(ok, "{stderr}");
+        stdout
     };
 
     let table = fulfil(&["invalid", "list"]);

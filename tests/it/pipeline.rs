@@ -93,7 +93,33 @@ impl Pipeline {
     pub async fn role(&self, args: &[&str], env: &[(&str, &str)], started: &str) -> WorkerProcess {
         let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique(args[0])));
         let log = std::fs::File::create(&log_path).expect("process log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+        let child = self
+            .command(args)
+            .env("FULFIL_VISIBILITY_TIMEOUT", "5")
+            .env("FULFIL_LOCK_LEASE_MS", "1000")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start fulfil {args:?}: {e}"));
+        let mut process = WorkerProcess { child, log_path };
+        process.wait_logged(started).await;
+        process
+    }
+
+    /// Runs an operator's `fulfil ARGS` to its end on this pipeline: (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.command(args).output().expect("run fulfil");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    }
+
+    /// `fulfil ARGS` with this pipeline's databases, Redis, AWS endpoint and names.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+        command
             .args(args)
             .env(
                 "FULFIL_WRITE_DATABASE_URL",
@@ -117,19 +143,8 @@ impl Pipeline {
             .env(
                 "FULFIL_STANDARD_QUEUES",
                 (!self.settings.topology.fifo).to_string(),
-            )
-            .env("FULFIL_VISIBILITY_TIMEOUT", "5")
-            .env("FULFIL_LOCK_LEASE_MS", "1000")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start fulfil {args:?}: {e}"));
-        let mut process = WorkerProcess { child, log_path };
-        process.wait_logged(started).await;
-        process
+            );
+        command
     }
 
     /// A relay with some environment overridden (e.g. `FAILPOINTS`).

@@ -203,10 +203,22 @@ async fn settle<H>(shared: &Shared<H>, batch: &[Message], dispositions: Vec<Disp
             .collect()
     };
     let (mut delete, mut retry) = (with(Disposition::Delete), with(Disposition::Retry));
-    let failed = with(Disposition::DeadLetter);
+    let failed: Vec<(&Message, &str)> = batch
+        .iter()
+        .zip(&dispositions)
+        .filter_map(|(m, d)| match d {
+            Disposition::DeadLetter { reason } => Some((m, reason.as_str())),
+            _ => None,
+        })
+        .collect();
     let moved = shared.sqs.move_to_dead_letter(&failed).await;
     shared.stats.add(Counted::DeadLettered, moved.len());
-    retry.extend(failed.iter().copied().filter(|m| !moved.contains(m)));
+    retry.extend(
+        failed
+            .iter()
+            .map(|(m, _)| *m)
+            .filter(|m| !moved.contains(m)),
+    );
     delete.extend(moved);
     shared
         .stats

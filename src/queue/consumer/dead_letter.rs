@@ -8,11 +8,14 @@
 //! the safety net for a consumer that dies first.
 //!
 //! The queue's redrive policy says where and after how many receives; a queue without one
-//! (or one we cannot read) simply leaves dead-lettering to SQS.
+//! (or one we cannot read) simply leaves dead-lettering to SQS. A message moved here carries
+//! why, from where, after how many receives and when, as message attributes (see
+//! [`crate::queue::dlq::Why`]), which `fulfil dlq list` shows.
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::Message;
+use crate::queue::dlq::Why;
 use crate::queue::QueueError;
 
 /// Where a queue's dead letters go and after how many receives.
@@ -66,16 +69,28 @@ pub(super) async fn resolve(
     }))
 }
 
-/// One entry per message, in order: the exact body and, on FIFO, the group it came from and
-/// its message id as the deduplication id (a repeated move is then absorbed by SQS).
-pub(super) fn entries(messages: &[&Message]) -> Vec<SendMessageBatchRequestEntry> {
+/// One entry per message, in order: the exact body, why it was moved (attributes) and, on
+/// FIFO, the group it came from and its message id as the deduplication id (a repeated
+/// move is then absorbed by SQS).
+pub(super) fn entries(
+    source_queue: &str,
+    messages: &[(&Message, &str)],
+) -> Vec<SendMessageBatchRequestEntry> {
+    let now = chrono::Utc::now();
     messages
         .iter()
         .enumerate()
-        .filter_map(|(i, m)| {
+        .filter_map(|(i, (m, reason))| {
+            let why = Why {
+                reason: (*reason).to_owned(),
+                source_queue: source_queue.to_owned(),
+                receive_count: m.receive_count,
+                at: now,
+            };
             let entry = SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
-                .message_body(&m.body);
+                .message_body(&m.body)
+                .set_message_attributes(Some(attributes(&why)));
             let entry = match &m.group_id {
                 Some(group) => entry
                     .message_group_id(group)
@@ -87,20 +102,37 @@ pub(super) fn entries(messages: &[&Message]) -> Vec<SendMessageBatchRequestEntry
         .collect()
 }
 
+/// `why` as SQS string attributes.
+fn attributes(why: &Why) -> std::collections::HashMap<String, MessageAttributeValue> {
+    why.to_attributes()
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .ok()?;
+            Some((name.to_owned(), value))
+        })
+        .collect()
+}
+
 /// Sends `messages` to the dead-letter queue; returns those SQS accepted (to be deleted).
 pub(super) async fn send<'m>(
     client: &aws_sdk_sqs::Client,
     target: &DeadLetter,
-    messages: &[&'m Message],
+    source_queue: &str,
+    messages: &[(&'m Message, &str)],
 ) -> Vec<&'m Message> {
     let mut moved = Vec::new();
     for chunk in messages.chunks(10) {
         let request = client.send_message_batch().queue_url(&target.queue_url);
-        match request.set_entries(Some(entries(chunk))).send().await {
+        let entries = entries(source_queue, chunk);
+        match request.set_entries(Some(entries)).send().await {
             Ok(out) => moved.extend(
                 out.successful()
                     .iter()
-                    .filter_map(|ok| chunk.get(ok.id().parse::<usize>().ok()?).copied()),
+                    .filter_map(|ok| Some(chunk.get(ok.id().parse::<usize>().ok()?)?.0)),
             ),
             Err(e) => {
                 let error = QueueError::aws("SendMessageBatch", &target.queue_url, "SQS", e);

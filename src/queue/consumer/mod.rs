@@ -48,7 +48,7 @@ pub struct Message {
 }
 
 /// The handler's verdict on one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     /// Done with (applied, rejected or stored as invalid): delete it.
     Delete,
@@ -57,8 +57,9 @@ pub enum Disposition {
     Retry,
     /// Failed on its last delivery: move it to the dead-letter queue now (then delete it),
     /// so the later messages of its FIFO group need not wait for SQS to do it, and are not
-    /// dead-lettered along with it. Without a known DLQ this is a `Retry`.
-    DeadLetter,
+    /// dead-lettered along with it. Without a known DLQ this is a `Retry`. `reason` goes
+    /// with it as a message attribute (see [`dead_letter`]), for `fulfil dlq`.
+    DeadLetter { reason: String },
 }
 
 /// An outage of something the handler needs (write DB, Redis): the whole batch is held, not

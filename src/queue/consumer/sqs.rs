@@ -41,6 +41,11 @@ impl Sqs {
     }
 
     /// This client with the redrive target `check` found.
+    /// The queue's name: the last segment of its URL.
+    fn queue_name(&self) -> String {
+        self.url.rsplit('/').next().unwrap_or(&self.url).to_owned()
+    }
+
     pub(super) fn with_dead_letter(mut self, dead_letter: Option<DeadLetter>) -> Self {
         self.dead_letter = dead_letter;
         self
@@ -84,13 +89,16 @@ impl Sqs {
         }
     }
 
-    /// Moves `messages` to the dead-letter queue; returns those moved (none without one).
+    /// Moves `messages` (each with why) to the dead-letter queue; returns those moved (none
+    /// without one).
     pub(super) async fn move_to_dead_letter<'m>(
         &self,
-        messages: &[&'m Message],
+        messages: &[(&'m Message, &str)],
     ) -> Vec<&'m Message> {
         match (&self.dead_letter, messages.is_empty()) {
-            (Some(target), false) => dead_letter::send(&self.client, target, messages).await,
+            (Some(target), false) => {
+                dead_letter::send(&self.client, target, &self.queue_name(), messages).await
+            }
             _ => Vec::new(),
         }
     }
