@@ -101,6 +101,8 @@ module "iam" {
   events_topic_arn    = module.messaging.events_topic_arn
   commands_queue_arn  = module.messaging.commands_queue_arn
   projector_queue_arn = module.messaging.projector_queue_arn
+  commands_dlq_arn    = module.messaging.commands_dlq_arn
+  projector_dlq_arn   = module.messaging.projector_dlq_arn
   all_queue_arns = [
     module.messaging.commands_queue_arn,
     module.messaging.commands_dlq_arn,

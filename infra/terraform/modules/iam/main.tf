@@ -1,8 +1,11 @@
 # One role per fulfil role, each allowed exactly what that role does:
 #
-#   worker     receive, delete, change visibility on the commands queue; no SNS at all
+#   worker     receive, delete, change visibility on the commands queue; find and send to
+#              the commands DLQ (a message failing its last delivery is moved there by the
+#              worker itself, so that on FIFO its group-mates are not dead-lettered with it);
+#              no SNS at all
 #   relay      sns:Publish on the events topic
-#   projector  receive, delete, change visibility on the projector queue
+#   projector  receive, delete, change visibility on the projector queue; find its DLQ
 #   api        nothing (its logs go through the execution role)
 #   migrate    the one-off `fulfil setup` task: read-only look-ups of the topology, so a
 #              setup run can only find "unchanged" or fail, never alter what Terraform owns
@@ -72,6 +75,14 @@ data "aws_iam_policy_document" "worker" {
     actions   = local.consume_actions
     resources = [var.commands_queue_arn]
   }
+
+  # GetQueueUrl at start (the redrive policy names the DLQ by ARN); SendMessage also
+  # authorises the SendMessageBatch the move uses.
+  statement {
+    sid       = "DeadLetterOwnFailures"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = [var.commands_dlq_arn]
+  }
 }
 
 resource "aws_iam_role_policy" "worker" {
@@ -101,6 +112,13 @@ data "aws_iam_policy_document" "projector" {
     sid       = "ConsumeEvents"
     actions   = local.consume_actions
     resources = [var.projector_queue_arn]
+  }
+
+  # The consumer looks the DLQ up at start; the projector never sends to it itself.
+  statement {
+    sid       = "FindDeadLetterQueue"
+    actions   = ["sqs:GetQueueUrl"]
+    resources = [var.projector_dlq_arn]
   }
 }
 

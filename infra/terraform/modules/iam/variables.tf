@@ -29,6 +29,16 @@ variable "projector_queue_arn" {
   type = string
 }
 
+variable "commands_dlq_arn" {
+  description = "The commands DLQ: the worker moves a message that fails its last delivery there itself."
+  type        = string
+}
+
+variable "projector_dlq_arn" {
+  description = "The projector DLQ: the projector's consumer looks it up at start."
+  type        = string
+}
+
 variable "all_queue_arns" {
   description = "Both queues and both DLQs: what `fulfil setup` looks up."
   type        = list(string)
