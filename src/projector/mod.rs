@@ -6,6 +6,7 @@
 //! The projector touches the read database only; `verify` and `rebuild` also read the
 //! write database's outbox.
 
+pub mod counts;
 mod diff;
 mod handler;
 pub mod log;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgConnection, PgPool, Row};
 
+use super::counts::StatusCounts;
 use super::model::{self, table_of, Applied, Key, OrderView, ProductView};
 use super::tables::{self, PgQuery, Shape};
 use crate::contract::event::{AggregateType, ChangeEvent};
@@ -93,11 +94,12 @@ pub async fn apply_batch(
 
 async fn try_batch(pool: &PgPool, events: &[ChangeEvent]) -> Result<Vec<Applied>, ProjectionError> {
     let mut tx = pool.begin().await?;
-    let current = lock_views(&mut tx, events).await?;
+    let (current, statuses) = lock_views(&mut tx, events).await?;
     let plan = model::plan(events, &current);
     upsert_products(&mut tx, &plan.products, &current).await?;
     upsert_orders(&mut tx, &plan.orders, &current).await?;
-    record_progress(&mut tx, events, &plan.verdicts).await?;
+    let counted = StatusCounts::change(&statuses, &plan.orders);
+    record_progress(&mut tx, events, &plan.verdicts, counted).await?;
     tx.commit().await?;
     Ok(plan.verdicts)
 }
@@ -107,32 +109,42 @@ async fn try_batch(pool: &PgPool, events: &[ChangeEvent]) -> Result<Vec<Applied>
 async fn lock_views(
     conn: &mut PgConnection,
     events: &[ChangeEvent],
-) -> Result<BTreeMap<Key, i64>, sqlx::Error> {
+) -> Result<(BTreeMap<Key, i64>, BTreeMap<String, String>), sqlx::Error> {
+    let ids = |aggregate| -> Vec<&str> {
+        let of = events.iter().filter(|e| table_of(e) == aggregate);
+        of.map(|e| e.aggregate_id.as_str()).collect()
+    };
     let mut current = BTreeMap::new();
-    for (aggregate, sql) in [
-        (
-            AggregateType::Product,
+    let products = ids(AggregateType::Product);
+    if !products.is_empty() {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT product_id, version FROM read_products WHERE product_id = ANY($1)
              ORDER BY product_id FOR UPDATE",
-        ),
-        (
-            AggregateType::Order,
-            "SELECT order_id, version FROM read_orders WHERE order_id = ANY($1)
+        )
+        .bind(products)
+        .fetch_all(&mut *conn)
+        .await?;
+        let keyed = rows
+            .into_iter()
+            .map(|(id, v)| ((AggregateType::Product, id), v));
+        current.extend(keyed);
+    }
+    let mut statuses = BTreeMap::new();
+    let orders = ids(AggregateType::Order);
+    if !orders.is_empty() {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT order_id, version, status FROM read_orders WHERE order_id = ANY($1)
              ORDER BY order_id FOR UPDATE",
-        ),
-    ] {
-        let ids: Vec<&str> = events
-            .iter()
-            .filter(|e| table_of(e) == aggregate)
-            .map(|e| e.aggregate_id.as_str())
-            .collect();
-        if !ids.is_empty() {
-            let rows: Vec<(String, i64)> =
-                sqlx::query_as(sql).bind(ids).fetch_all(&mut *conn).await?;
-            current.extend(rows.into_iter().map(|(id, v)| ((aggregate, id), v)));
+        )
+        .bind(orders)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, version, status) in rows {
+            current.insert((AggregateType::Order, id.clone()), version);
+            statuses.insert(id, status);
         }
     }
-    Ok(current)
+    Ok((current, statuses))
 }
 
 async fn upsert_products(
@@ -214,6 +226,7 @@ async fn record_progress(
     conn: &mut PgConnection,
     events: &[ChangeEvent],
     verdicts: &[Applied],
+    counted: StatusCounts,
 ) -> Result<(), sqlx::Error> {
     let applied: Vec<&ChangeEvent> = events
         .iter()
@@ -225,15 +238,22 @@ async fn record_progress(
         return Ok(());
     };
     sqlx::query(
-        "INSERT INTO projection_state (id, events_applied, last_occurred_at, last_applied_at)
-         VALUES (1, $1, $2, now())
+        "INSERT INTO projection_state (id, events_applied, last_occurred_at, last_applied_at,
+                                       orders_confirmed, orders_rejected, orders_cancelled)
+         VALUES (1, $1, $2, now(), $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET
              events_applied = projection_state.events_applied + EXCLUDED.events_applied,
              last_occurred_at = GREATEST(projection_state.last_occurred_at, EXCLUDED.last_occurred_at),
-             last_applied_at = EXCLUDED.last_applied_at",
+             last_applied_at = EXCLUDED.last_applied_at,
+             orders_confirmed = projection_state.orders_confirmed + EXCLUDED.orders_confirmed,
+             orders_rejected = projection_state.orders_rejected + EXCLUDED.orders_rejected,
+             orders_cancelled = projection_state.orders_cancelled + EXCLUDED.orders_cancelled",
     )
     .bind(applied.len() as i64)
     .bind(latest)
+    .bind(counted.confirmed)
+    .bind(counted.rejected)
+    .bind(counted.cancelled)
     .execute(conn)
     .await?;
     Ok(())

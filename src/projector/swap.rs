@@ -6,6 +6,7 @@
 
 use sqlx::{Connection, PgConnection, PgPool};
 
+use super::counts::StatusCounts;
 use super::log;
 use super::model::{OrderView, ProductView, ReadModel};
 use super::tables;
@@ -186,14 +187,21 @@ async fn set_state(conn: &mut PgConnection, model: &ReadModel) -> Result<(), sql
         .map(|o| o.updated_at)
         .chain(model.products.values().map(|p| p.updated_at))
         .max();
+    let counts = StatusCounts::of(model.orders.values().map(|o| o.status.as_str()));
     sqlx::query(
-        "INSERT INTO projection_state (id, events_applied, last_occurred_at, last_applied_at)
-         VALUES (1, $1, $2, now())
+        "INSERT INTO projection_state (id, events_applied, last_occurred_at, last_applied_at,
+                                       orders_confirmed, orders_rejected, orders_cancelled)
+         VALUES (1, $1, $2, now(), $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET events_applied = EXCLUDED.events_applied,
-             last_occurred_at = EXCLUDED.last_occurred_at, last_applied_at = EXCLUDED.last_applied_at",
+             last_occurred_at = EXCLUDED.last_occurred_at, last_applied_at = EXCLUDED.last_applied_at,
+             orders_confirmed = EXCLUDED.orders_confirmed, orders_rejected = EXCLUDED.orders_rejected,
+             orders_cancelled = EXCLUDED.orders_cancelled",
     )
     .bind(i64::try_from(model.events_applied).unwrap_or(i64::MAX))
     .bind(latest)
+    .bind(counts.confirmed)
+    .bind(counts.rejected)
+    .bind(counts.cancelled)
     .execute(conn)
     .await?;
     Ok(())

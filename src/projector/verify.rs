@@ -1,11 +1,14 @@
 //! `fulfil verify`: the read database must equal a replay of the write database's event
 //! log. Folds the outbox through [`ReadModel::apply`](super::model::ReadModel::apply) in
-//! memory and compares it with the read tables row by row. Reads both databases, writes
+//! memory and compares it with the read tables row by row, and the order counts the
+//! projector keeps for `/v1/stats` with the orders there. Reads both databases, writes
 //! neither. Meant for a drained pipeline: events still in flight show as differences.
 
 use sqlx::PgPool;
 
+use super::counts::StatusCounts;
 use super::diff::{compare, Difference};
+use super::model::ReadModel;
 use super::{log, tables};
 use crate::config::SecretUrl;
 use crate::db::{self, Database, DbError};
@@ -67,9 +70,7 @@ pub async fn verify(write: &PgPool, read: &PgPool) -> Result<VerifyReport, DbErr
         database: Database::Read,
         source,
     };
-    let mut conn = read.acquire().await.map_err(read_err)?;
-    let actual = tables::load(&mut conn).await.map_err(read_err)?;
-    drop(conn);
+    let (actual, maintained) = read_side(read).await.map_err(read_err)?;
     let log = log::read(write).await.map_err(|source| DbError::Query {
         database: Database::Write,
         source,
@@ -82,10 +83,54 @@ pub async fn verify(write: &PgPool, read: &PgPool) -> Result<VerifyReport, DbErr
         .map(Difference::Unreadable)
         .collect();
     differences.extend(compare(expected, &actual));
+    differences.extend(count_differences(&actual, maintained));
     Ok(VerifyReport {
         orders: expected.orders.len(),
         products: expected.products.len(),
         events: log.replayed.events_read + log.unreadable.len() as u64,
         differences,
     })
+}
+
+/// The read tables and the maintained order counts, from one snapshot.
+async fn read_side(read: &PgPool) -> Result<(ReadModel, StatusCounts), sqlx::Error> {
+    let mut tx = read.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await?;
+    let actual = tables::load(&mut tx).await?;
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT orders_confirmed, orders_rejected, orders_cancelled
+         FROM projection_state WHERE id = 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (confirmed, rejected, cancelled) = row.unwrap_or_default();
+    let maintained = StatusCounts {
+        confirmed,
+        rejected,
+        cancelled,
+    };
+    Ok((actual, maintained))
+}
+
+/// The counters `/v1/stats` shows against the orders the read database holds.
+fn count_differences(actual: &ReadModel, maintained: StatusCounts) -> Vec<Difference> {
+    let counted = StatusCounts::of(actual.orders.values().map(|o| o.status.as_str()));
+    [
+        ("confirmed", counted.confirmed, maintained.confirmed),
+        ("rejected", counted.rejected, maintained.rejected),
+        ("cancelled", counted.cancelled, maintained.cancelled),
+    ]
+    .into_iter()
+    .filter(|(_, counted, kept)| counted != kept)
+    .map(|(status, counted, kept)| Difference::Field {
+        aggregate: "stats",
+        id: "orders".to_owned(),
+        field: status,
+        expected: counted.to_string(),
+        actual: kept.to_string(),
+    })
+    .collect()
 }

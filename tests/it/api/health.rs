@@ -13,27 +13,15 @@ use tokio_util::sync::CancellationToken;
 use super::{get_json, get_text, OrderRow, TestApi};
 use crate::harness;
 
+/// `/v1/stats` shows the counters the projector keeps (tested with the projector in
+/// `projector::verify`), not a count over the orders: the rows here disagree with them.
 #[tokio::test]
-async fn stats_count_orders_by_status_and_measure_the_event_lag() {
+async fn stats_show_the_kept_order_counts_and_measure_the_event_lag() {
     let api = TestApi::new().await;
-    let statuses = [
-        "confirmed",
-        "confirmed",
-        "rejected",
-        "cancelled",
-        "confirmed",
-    ];
-    for (i, status) in statuses.into_iter().enumerate() {
-        let order_id = format!("o-{i}");
-        let row = OrderRow {
-            order_id: &order_id,
-            status,
-            ..OrderRow::default()
-        };
-        api.order(row).await;
-    }
+    api.order(OrderRow::default()).await;
     api.sql(
         "UPDATE projection_state SET events_applied = 12,
+             orders_confirmed = 30, orders_rejected = 1, orders_cancelled = 2,
              last_occurred_at = date_trunc('milliseconds', now()) - interval '90 seconds',
              last_applied_at = now()",
     )
@@ -49,7 +37,7 @@ async fn stats_count_orders_by_status_and_measure_the_event_lag() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body["orders"],
-        json!({"confirmed": 3, "rejected": 1, "cancelled": 1})
+        json!({"confirmed": 30, "rejected": 1, "cancelled": 2})
     );
     assert_eq!(body["events_applied"], 12);
     assert_eq!(body["last_event_at"], json!(last));

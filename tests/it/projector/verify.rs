@@ -88,6 +88,8 @@ async fn verify_names_missing_extra_and_changed_rows() {
          FROM read_orders WHERE order_id = 'o-1'",
     )
     .await;
+    // Only the rows differ here; the counters' own check is the next test.
+    execute(&dbs, RECOUNT).await;
     let report = dbs.verify().await;
     let found: Vec<String> = report.differences.iter().map(|d| d.to_string()).collect();
     let available: i64 = sqlx::query_scalar("SELECT available FROM read_products")
@@ -114,6 +116,63 @@ async fn verify_names_missing_extra_and_changed_rows() {
     );
 }
 
+/// Sets the order counters to what the read tables hold.
+const RECOUNT: &str = "UPDATE projection_state SET
+    orders_confirmed = (SELECT count(*) FROM read_orders WHERE status = 'confirmed'),
+    orders_rejected = (SELECT count(*) FROM read_orders WHERE status = 'rejected'),
+    orders_cancelled = (SELECT count(*) FROM read_orders WHERE status = 'cancelled')";
+
+#[tokio::test]
+async fn the_projector_keeps_the_order_counts_and_verify_names_a_count_that_drifted() {
+    let (dbs, _) = projected(40).await;
+    let counted = |status: &'static str| {
+        let read = dbs.read.clone();
+        async move {
+            let sql = "SELECT count(*) FROM read_orders WHERE status = $1";
+            let n: i64 = sqlx::query_scalar(sql)
+                .bind(status)
+                .fetch_one(&read)
+                .await
+                .expect("count");
+            n
+        }
+    };
+    let (confirmed, rejected, cancelled) = (
+        counted("confirmed").await,
+        counted("rejected").await,
+        counted("cancelled").await,
+    );
+    assert!(
+        confirmed > 0 && rejected > 0 && cancelled > 0,
+        "the sample has every status"
+    );
+    let kept: (i64, i64, i64) = sqlx::query_as(
+        "SELECT orders_confirmed, orders_rejected, orders_cancelled FROM projection_state",
+    )
+    .fetch_one(&dbs.read)
+    .await
+    .expect("counters");
+    assert_eq!(
+        kept,
+        (confirmed, rejected, cancelled),
+        "kept by the projector"
+    );
+    dbs.assert_verified().await;
+
+    execute(
+        &dbs,
+        "UPDATE projection_state SET orders_rejected = orders_rejected + 2",
+    )
+    .await;
+    let report = dbs.verify().await;
+    let found: Vec<String> = report.differences.iter().map(|d| d.to_string()).collect();
+    let expected = format!(
+        "stats orders: rejected {rejected} (expected) vs {} (read db)",
+        rejected + 2
+    );
+    assert_eq!(found, vec![expected]);
+}
+
 #[tokio::test]
 async fn fulfil_verify_exits_0_when_clean_and_1_naming_a_corrupted_order() {
     let (dbs, events) = projected(10).await;
@@ -129,6 +188,7 @@ async fn fulfil_verify_exits_0_when_clean_and_1_naming_a_corrupted_order() {
         "UPDATE read_orders SET status = 'rejected' WHERE order_id = 'o-6'",
     )
     .await;
+    execute(&dbs, RECOUNT).await;
     let corrupted = cli(&dbs, &["verify"]).await;
     let stdout = String::from_utf8_lossy(&corrupted.stdout);
     assert_eq!(corrupted.status.code(), Some(1), "{stdout}");
