@@ -392,6 +392,68 @@ impl WorkerArgs {
 /// claims or marks, few enough that they seldom hold each other's aggregates back.
 pub const DEFAULT_RELAY_STEPS: usize = 3;
 
+/// How long relayed events and kept records are kept (a week by default).
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// Seconds a relayed event (once a newer event of its aggregate exists) and a kept
+    /// invalid or conflicting command are kept before pruning deletes them.
+    #[arg(long, env = "FULFIL_RETENTION_SECS", default_value_t = 604_800)]
+    pub retention_secs: u64,
+}
+
+/// The relay's background pruning.
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    /// Seconds between the relay's pruning passes; 0: the relay never prunes.
+    #[arg(long, env = "FULFIL_PRUNE_EVERY_SECS", default_value_t = 300)]
+    pub prune_every_secs: u64,
+}
+
+impl PruneArgs {
+    fn background(&self) -> Option<(crate::run::prune::PruneSettings, std::time::Duration)> {
+        let settings = crate::run::prune::PruneSettings {
+            retention: std::time::Duration::from_secs(self.retention.retention_secs),
+            batch: crate::run::prune::DEFAULT_BATCH,
+        };
+        let every = std::time::Duration::from_secs(self.prune_every_secs);
+        (self.prune_every_secs > 0).then_some((settings, every))
+    }
+}
+
+/// `fulfil prune`: everything due, once, with progress.
+#[derive(Debug, Clone, Args)]
+pub struct PruneOnceArgs {
+    #[command(flatten)]
+    pub write_db: WriteDbArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+    /// Most rows one statement deletes (1 to 100000).
+    #[arg(long, default_value_t = crate::run::prune::DEFAULT_BATCH)]
+    pub batch: i64,
+}
+
+impl PruneOnceArgs {
+    pub fn into_settings(
+        &self,
+    ) -> Result<(SecretUrl, crate::run::prune::PruneSettings), ConfigError> {
+        if !(1..=100_000).contains(&self.batch) {
+            let value = self.batch.to_string();
+            return Err(ConfigError::new(
+                "--batch",
+                &value,
+                "must be between 1 and 100000",
+            ));
+        }
+        let settings = crate::run::prune::PruneSettings {
+            retention: std::time::Duration::from_secs(self.retention.retention_secs),
+            batch: self.batch,
+        };
+        Ok((self.write_db.into_settings()?, settings))
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RelayArgs {
     /// The events topic's ARN; looked up by name (needs sns:ListTopics) when absent.
@@ -416,6 +478,8 @@ pub struct RelayArgs {
     /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_RELAY_OPS_ADDR", default_value = "127.0.0.1:9465")]
     pub ops_addr: String,
+    #[command(flatten)]
+    pub prune: PruneArgs,
 }
 
 /// What the relay's settings are called on the command line that gave them: `fulfil relay`
@@ -483,6 +547,7 @@ impl RelayArgs {
             batch_size: self.batch_size,
             steps_in_flight: self.steps_in_flight,
             ops_addr: config::validate_socket_addr(flags.ops_addr, &self.ops_addr)?,
+            prune: self.prune.background(),
         })
     }
 }
@@ -610,6 +675,9 @@ pub struct RunArgs {
         default_value = "127.0.0.1:9465"
     )]
     pub relay_ops_addr: String,
+    /// Relay: pruning of relayed events and kept records.
+    #[command(flatten)]
+    pub prune: PruneArgs,
     /// Projector: concurrent long polls on the projector queue.
     #[arg(
         long = "projector-concurrency",
@@ -659,6 +727,7 @@ impl RunArgs {
             batch_size: self.relay_batch,
             steps_in_flight: self.relay_steps,
             ops_addr: self.relay_ops_addr.clone(),
+            prune: self.prune.clone(),
         };
         let projector = ProjectorArgs {
             aws: self.worker.aws.clone(),

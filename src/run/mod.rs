@@ -4,6 +4,7 @@
 pub mod all;
 pub mod api;
 pub mod projector;
+pub mod prune;
 pub mod relay;
 pub mod worker;
 

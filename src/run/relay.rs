@@ -34,6 +34,8 @@ pub struct RelayRunSettings {
     pub ops_addr: SocketAddr,
     /// The events topic's ARN, when it must not be looked up by name.
     pub events_topic_arn: Option<String>,
+    /// Pruning in the background, and how often; `None`: never.
+    pub prune: Option<(super::prune::PruneSettings, Duration)>,
 }
 
 pub async fn run(settings: RelayRunSettings, shutdown: CancellationToken) -> Result<(), RunError> {
@@ -50,6 +52,14 @@ pub async fn run(settings: RelayRunSettings, shutdown: CancellationToken) -> Res
     let ops_addr = ops::serve(settings.ops_addr, router, shutdown.clone()).await?;
     tokio::spawn(watch_readiness(pool.clone(), readiness, shutdown.clone()));
     let wake = wakeup::spawn(pool.clone(), shutdown.clone());
+    if let Some((prune, every)) = settings.prune {
+        tokio::spawn(super::prune::keep_pruning(
+            pool.clone(),
+            prune,
+            every,
+            shutdown.clone(),
+        ));
+    }
     tracing::info!(topic = %topic_arn, endpoint = %aws.endpoint, ops = %ops_addr,
         steps_in_flight = settings.steps_in_flight, "relay started");
     let relay = Arc::new(RelayLoop {

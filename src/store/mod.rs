@@ -8,6 +8,7 @@ pub mod invalid;
 pub mod orders;
 pub mod outbox;
 pub mod products;
+pub mod prune;
 
 use crate::db::fault::{self, Fault};
 

@@ -20,6 +20,7 @@ mod operations;
 mod outage;
 mod pipeline;
 mod projector;
+mod prune;
 mod publish;
 mod read_side;
 mod redis_hygiene;
