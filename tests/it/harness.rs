@@ -375,6 +375,35 @@ impl TestWorker {
 }
 
 /// Contract-v1 bodies for tests.
+/// A plain HTTP GET of `url` (`http://host:port/path`): the status and the whole response.
+pub async fn http_get(url: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(
+        url.trim_start_matches("http://").split('/').next().unwrap(),
+    )
+    .await
+    .expect("connect");
+    let path = format!(
+        "/{}",
+        url.trim_start_matches("http://")
+            .split_once('/')
+            .map_or("", |(_, p)| p)
+    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .expect("write");
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response)
+        .await
+        .expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
 pub mod bodies {
     pub fn restock(command_id: &str, product_id: &str, quantity: i64) -> String {
         format!(

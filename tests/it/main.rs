@@ -27,4 +27,5 @@ mod redis_hygiene;
 mod relay;
 mod secrets;
 mod shutdown;
+mod tls;
 mod worker;

@@ -111,7 +111,16 @@ impl Pipeline {
 
     /// Runs an operator's `fulfil ARGS` to its end on this pipeline: (success, stdout, stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = self.command(args).output().expect("run fulfil");
+        self.cli_with(args, &[])
+    }
+
+    /// [`Pipeline::cli`] with some environment overridden.
+    pub fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let out = self
+            .command(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run fulfil");
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         (out.status.success(), text(&out.stdout), text(&out.stderr))
     }

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::bodies::{place, restock};
-use crate::operations::get;
+use crate::harness::http_get as get;
 use crate::pipeline::{Pipeline, WorkerProcess};
 
 const DRAIN: Duration = Duration::from_secs(240);

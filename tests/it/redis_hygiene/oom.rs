@@ -10,8 +10,8 @@ use super::confirmed;
 use super::own_redis::OwnRedis;
 use crate::chaos::ops_addr;
 use crate::harness::bodies::{place, restock};
+use crate::harness::http_get as get;
 use crate::harness::{eventually, TestWorker};
-use crate::operations::get;
 use crate::pipeline::Pipeline;
 
 #[tokio::test]

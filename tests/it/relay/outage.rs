@@ -9,7 +9,7 @@ use sqlx::Connection;
 use super::proxy::Proxy;
 use super::support::{append, receive, stock_event};
 use crate::harness::eventually;
-use crate::operations::get;
+use crate::harness::http_get as get;
 use crate::pipeline::Pipeline;
 
 fn ops_addr(log: &str) -> String {

@@ -70,14 +70,14 @@ async fn assert_metrics(log: &str, events: usize) {
         })
         .expect("ops address in the relay's log");
     crate::harness::eventually(Duration::from_secs(10), "relay readiness", || async {
-        (crate::operations::get(&format!("http://{addr}/readyz"))
+        (crate::harness::http_get(&format!("http://{addr}/readyz"))
             .await
             .0
             == 200)
             .then_some(())
     })
     .await;
-    let (status, metrics) = crate::operations::get(&format!("http://{addr}/metrics")).await;
+    let (status, metrics) = crate::harness::http_get(&format!("http://{addr}/metrics")).await;
     assert_eq!(status, 200);
     assert!(
         metrics.contains(&format!("fulfil_relay_published_total {events}")),
