@@ -99,19 +99,11 @@ impl ConsumerStats {
         let n = u64::try_from(n).unwrap_or(u64::MAX);
         self.counter(counted).fetch_add(n, Ordering::Relaxed);
         let queue = self.queue.clone();
-        match counted.event() {
-            None if counted == Counted::ReceiveCalls => {
-                metrics::counter!("fulfil_consumer_receive_calls_total", "queue" => queue)
-                    .increment(n);
+        match counted.metric() {
+            (name, Some(event)) => {
+                metrics::counter!(name, "queue" => queue, "event" => event).increment(n);
             }
-            None => {
-                metrics::counter!("fulfil_consumer_receive_errors_total", "queue" => queue)
-                    .increment(n);
-            }
-            Some(event) => {
-                metrics::counter!("fulfil_consumer_messages_total", "queue" => queue, "event" => event)
-                    .increment(n);
-            }
+            (name, None) => metrics::counter!(name, "queue" => queue).increment(n),
         }
     }
 
@@ -132,18 +124,20 @@ impl ConsumerStats {
 }
 
 impl Counted {
-    /// The `event` label of a message counter; `None` for the request counters.
-    fn event(self) -> Option<&'static str> {
+    /// The exported metric: its name, and its `event` label for a message counter.
+    fn metric(self) -> (&'static str, Option<&'static str>) {
+        const MESSAGES: &str = "fulfil_consumer_messages_total";
         match self {
-            Counted::ReceiveCalls | Counted::ReceiveErrors => None,
-            Counted::Received => Some("received"),
-            Counted::Deleted => Some("deleted"),
-            Counted::Retried => Some("retried"),
-            Counted::DeadLettered => Some("dead_lettered"),
-            Counted::Extended => Some("extended"),
-            Counted::HeldForOutage => Some("held_for_outage"),
-            Counted::ReleasedOnShutdown => Some("released_on_shutdown"),
-            Counted::Abandoned => Some("abandoned"),
+            Counted::ReceiveCalls => ("fulfil_consumer_receive_calls_total", None),
+            Counted::ReceiveErrors => ("fulfil_consumer_receive_errors_total", None),
+            Counted::Received => (MESSAGES, Some("received")),
+            Counted::Deleted => (MESSAGES, Some("deleted")),
+            Counted::Retried => (MESSAGES, Some("retried")),
+            Counted::DeadLettered => (MESSAGES, Some("dead_lettered")),
+            Counted::Extended => (MESSAGES, Some("extended")),
+            Counted::HeldForOutage => (MESSAGES, Some("held_for_outage")),
+            Counted::ReleasedOnShutdown => (MESSAGES, Some("released_on_shutdown")),
+            Counted::Abandoned => (MESSAGES, Some("abandoned")),
         }
     }
 }
