@@ -92,6 +92,11 @@ resource "aws_vpc_security_group_ingress_rule" "api" {
 }
 
 # ---------------------------------------------------------------- IAM
+# The query API's read database URL: a read-only login when one is given.
+locals {
+  api_read_url_secret_arn = coalesce(var.api_read_database_url_secret_arn, var.read_database_url_secret_arn)
+}
+
 module "iam" {
   source = "./modules/iam"
 
@@ -112,6 +117,7 @@ module "iam" {
 
   write_database_url_secret_arn = var.write_database_url_secret_arn
   read_database_url_secret_arn  = var.read_database_url_secret_arn
+  api_read_url_secret_arn       = local.api_read_url_secret_arn
   redis_url_secret_arn          = var.redis_url_secret_arn
   secrets_kms_key_arn           = var.secrets_kms_key_arn
   ecr_repository_arn            = var.ecr_repository_arn
@@ -150,6 +156,7 @@ module "ecs" {
 
   write_database_url_secret_arn = var.write_database_url_secret_arn
   read_database_url_secret_arn  = var.read_database_url_secret_arn
+  api_read_url_secret_arn       = local.api_read_url_secret_arn
   redis_url_secret_arn          = var.redis_url_secret_arn
 
   task_role_arns     = module.iam.task_role_arns

@@ -110,6 +110,12 @@ variable "read_database_url_secret_arn" {
   type        = string
 }
 
+variable "api_read_database_url_secret_arn" {
+  description = "Secrets Manager secret whose string is the read database URL the query API uses: a login that is a member of fulfil_api_reader (created by `fulfil setup`), which may only read. Unset: the API uses read_database_url_secret_arn, which may write."
+  type        = string
+  default     = null
+}
+
 variable "redis_url_secret_arn" {
   description = "Secrets Manager secret whose string is the Redis URL (redis:// or rediss://)."
   type        = string

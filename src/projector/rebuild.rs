@@ -100,6 +100,12 @@ pub async fn rebuild(write: &PgPool, read: &PgPool) -> Result<RebuildReport, Reb
         true => rebuild_locked(write, &mut conn, migrations_applied).await,
         false => Err(RebuildError::Busy),
     };
+    if locked {
+        // Released here, not by the session's end: the server ends a closed session after
+        // the client has gone on, and a rebuild right after this one would find it held.
+        let unlock = sqlx::query("SELECT pg_advisory_unlock($1)").bind(REBUILD_LOCK);
+        let _ = unlock.execute(&mut conn).await;
+    }
     let _ = conn.close().await;
     report
 }

@@ -68,6 +68,7 @@ pub async fn swap(
         exchange(&mut tx, live, fresh).await.map_err(read_err)?;
     }
     set_state(&mut tx, model).await.map_err(read_err)?;
+    grant_reader(&mut tx).await.map_err(read_err)?;
     tx.commit().await.map_err(read_err)?;
     Ok(caught_up)
 }
@@ -204,5 +205,14 @@ async fn set_state(conn: &mut PgConnection, model: &ReadModel) -> Result<(), sql
     .bind(counts.cancelled)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// The API's reader role (migration `0003_api_reader`) may read the swapped-in tables too:
+/// grants belong to a table, and these are new.
+async fn grant_reader(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    let live: Vec<&str> = TABLES.iter().map(|(live, _)| *live).collect();
+    let sql = format!("GRANT SELECT ON {} TO fulfil_api_reader", live.join(", "));
+    sqlx::query(&sql).execute(conn).await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod limits;
 mod openapi;
 mod pages;
 mod process;
+mod reader;
 mod views;
 
 use axum::body::Body;

@@ -64,6 +64,13 @@ async fn rebuild_after_the_read_tables_were_truncated_restores_a_verified_model(
         events as i64
     );
     assert_eq!(index_names(&dbs).await, indexes);
+    let readable = "SELECT count(*) FROM unnest(ARRAY['read_orders', 'read_products']) t
+                    WHERE has_table_privilege('fulfil_api_reader', t, 'SELECT')";
+    assert_eq!(
+        dbs.scalar(readable).await,
+        2,
+        "the API's role reads the new tables"
+    );
     let leftovers = dbs.scalar(
         "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%_rebuild' OR tablename LIKE '%_old'",
     );

@@ -46,7 +46,7 @@ locals {
     worker    = { FULFIL_WRITE_DATABASE_URL = var.write_database_url_secret_arn, FULFIL_REDIS_URL = var.redis_url_secret_arn }
     relay     = { FULFIL_WRITE_DATABASE_URL = var.write_database_url_secret_arn }
     projector = { FULFIL_READ_DATABASE_URL = var.read_database_url_secret_arn }
-    api       = { FULFIL_READ_DATABASE_URL = var.read_database_url_secret_arn }
+    api       = { FULFIL_READ_DATABASE_URL = var.api_read_url_secret_arn }
     migrate   = { FULFIL_WRITE_DATABASE_URL = var.write_database_url_secret_arn, FULFIL_READ_DATABASE_URL = var.read_database_url_secret_arn }
   }
 

@@ -109,6 +109,11 @@ variable "read_database_url_secret_arn" {
   type = string
 }
 
+variable "api_read_url_secret_arn" {
+  description = "The read database URL of the query API (a read-only login, or the projector's)."
+  type        = string
+}
+
 variable "redis_url_secret_arn" {
   type = string
 }

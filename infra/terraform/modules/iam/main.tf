@@ -252,7 +252,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "ResolveSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = compact([var.write_database_url_secret_arn, var.read_database_url_secret_arn, var.redis_url_secret_arn])
+    resources = distinct(compact([var.write_database_url_secret_arn, var.read_database_url_secret_arn, var.api_read_url_secret_arn, var.redis_url_secret_arn]))
   }
 
   dynamic "statement" {

@@ -52,6 +52,11 @@ variable "read_database_url_secret_arn" {
   type = string
 }
 
+variable "api_read_url_secret_arn" {
+  description = "The query API's read database URL secret (a read-only login, or the projector's)."
+  type        = string
+}
+
 variable "redis_url_secret_arn" {
   type = string
 }
