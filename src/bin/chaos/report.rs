@@ -56,11 +56,11 @@ impl fmt::Display for Soak {
         } else {
             "NOT MET"
         };
-        writeln!(
-            f,
-            "faults injected: {n} of {kinds} kinds (minimum {} of {} kinds: {met})",
-            min.faults, min.kinds
-        )?;
+        write!(f, "faults injected: {n} of {kinds} kinds")?;
+        match *min == Minimum::default() {
+            true => writeln!(f)?,
+            false => writeln!(f, " (minimum {} of {} kinds: {met})", min.faults, min.kinds)?,
+        }
         for (kind, n) in &self.injected.by_kind {
             writeln!(f, "  {n:>5}  {kind}")?;
         }
