@@ -9,8 +9,10 @@ use crate::config::{self, AwsSettings, ConfigError, SecretUrl, Topology};
 use crate::setup::SetupSettings;
 
 mod dlq;
+mod prune;
 
 pub use dlq::DlqCommand;
+pub use prune::PruneOnceArgs;
 
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -419,38 +421,6 @@ impl PruneArgs {
         };
         let every = std::time::Duration::from_secs(self.prune_every_secs);
         (self.prune_every_secs > 0).then_some((settings, every))
-    }
-}
-
-/// `fulfil prune`: everything due, once, with progress.
-#[derive(Debug, Clone, Args)]
-pub struct PruneOnceArgs {
-    #[command(flatten)]
-    pub write_db: WriteDbArgs,
-    #[command(flatten)]
-    pub retention: RetentionArgs,
-    /// Most rows one statement deletes (1 to 100000).
-    #[arg(long, default_value_t = crate::run::prune::DEFAULT_BATCH)]
-    pub batch: i64,
-}
-
-impl PruneOnceArgs {
-    pub fn into_settings(
-        &self,
-    ) -> Result<(SecretUrl, crate::run::prune::PruneSettings), ConfigError> {
-        if !(1..=100_000).contains(&self.batch) {
-            let value = self.batch.to_string();
-            return Err(ConfigError::new(
-                "--batch",
-                &value,
-                "must be between 1 and 100000",
-            ));
-        }
-        let settings = crate::run::prune::PruneSettings {
-            retention: std::time::Duration::from_secs(self.retention.retention_secs),
-            batch: self.batch,
-        };
-        Ok((self.write_db.into_settings()?, settings))
     }
 }
 

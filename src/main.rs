@@ -213,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
         }) => list_invalid(write_db, limit, format).await,
         Command::Invalid(InvalidCommand::Replay(args)) => replay_invalid(args).await,
         Command::Dlq(command) => command.run().await,
-        Command::Prune(args) => prune(args).await,
+        Command::Prune(args) => args.run().await,
         Command::Bench(args) => bench(args).await,
     }
 }
@@ -371,28 +371,6 @@ async fn list_invalid(write_db: WriteDbArgs, limit: i64, format: Format) -> anyh
             println!("{} invalid command(s) shown", rows.len());
         }
     }
-    Ok(())
-}
-
-async fn prune(args: PruneOnceArgs) -> anyhow::Result<()> {
-    let (url, settings) = args.into_settings()?;
-    let pool = fulfil::db::connect(fulfil::db::Database::Write, &url, 1).await?;
-    let mut shown = std::time::Instant::now();
-    let progress = |p: &fulfil::store::prune::Pruned| {
-        if shown.elapsed() >= std::time::Duration::from_secs(1) {
-            eprintln!(
-                "pruning: {} events, {} invalid, {} conflicting so far",
-                p.events, p.invalid_commands, p.conflicting_commands
-            );
-            shown = std::time::Instant::now();
-        }
-    };
-    let (pruned, _) = fulfil::run::prune::prune_due(&pool, settings, 0, progress).await?;
-    println!(
-        "pruned {} superseded relayed event(s), {} invalid and {} conflicting command(s) older than {} s",
-        pruned.events, pruned.invalid_commands, pruned.conflicting_commands,
-        settings.retention.as_secs()
-    );
     Ok(())
 }
 

@@ -13,6 +13,9 @@ provider "aws" {
 locals {
   on_lambda = var.compute == "lambda"
 
+  # The query API's read database URL: a read-only login when one is given.
+  api_read_url_secret_arn = coalesce(var.api_read_database_url_secret_arn, var.read_database_url_secret_arn)
+
   ecs_roles    = ["worker", "relay", "projector", "api", "migrate"]
   lambda_roles = ["worker", "projector"]
 
@@ -92,11 +95,6 @@ resource "aws_vpc_security_group_ingress_rule" "api" {
 }
 
 # ---------------------------------------------------------------- IAM
-# The query API's read database URL: a read-only login when one is given.
-locals {
-  api_read_url_secret_arn = coalesce(var.api_read_database_url_secret_arn, var.read_database_url_secret_arn)
-}
-
 module "iam" {
   source = "./modules/iam"
 
