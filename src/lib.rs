@@ -34,4 +34,5 @@ pub mod shutdown;
 pub mod stock_cache;
 pub mod store;
 pub mod telemetry;
+pub mod trace;
 pub mod worker;

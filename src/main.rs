@@ -185,8 +185,11 @@ struct DemoArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let service = format!("fulfil-{}", matches.subcommand_name().unwrap_or("cli"));
+    let _telemetry = telemetry::init(cli.log_format, &service);
     // Failpoints named in FAILPOINTS or FAIL_POINTS (fault-test builds only; inert otherwise).
     let _failpoints = fulfil::failpoint::setup().map_err(anyhow::Error::msg)?;
     match cli.command {

@@ -92,6 +92,7 @@ fn invalid(run: &str, i: u32) -> Outgoing {
         command_type: "Invalid".into(),
         group_id: format!("fs-{run}-invalid"),
         dedup_id: format!("fs-{run}-bad{i}"),
+        traceparent: None,
     }
 }
 

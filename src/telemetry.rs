@@ -1,8 +1,17 @@
-//! Logging set-up shared by every role: text for people, JSON for log pipelines.
+//! Logging and tracing set-up shared by every role: text for people, JSON for log pipelines,
+//! and the spans that carry a command's trace across the queues (see [`crate::trace`]).
 //!
 //! `RUST_LOG` picks what is shown (default `info`, quieter for sqlx and the AWS SDK); `FULFIL_LOG_FORMAT` picks the shape.
+//! Spans are exported over OTLP (HTTP, protobuf) only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set; otherwise they only give the logs their
+//! trace ids and the messages their `traceparent`.
 
-use tracing_subscriber::{fmt, EnvFilter};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, Layer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -10,20 +19,88 @@ pub enum LogFormat {
     Json,
 }
 
+/// Keeps the span exporter alive; dropping it flushes the spans not yet sent (a role's
+/// last seconds are often the interesting ones).
+#[must_use = "spans are flushed when this is dropped"]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
 /// Installs the global subscriber; logs go to stderr so stdout stays for command output.
-pub fn init(format: LogFormat) {
+/// `service` names the process in exported spans unless `OTEL_SERVICE_NAME` does.
+pub fn init(format: LogFormat, service: &str) -> Telemetry {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let logs = match format {
+        LogFormat::Text => logs.boxed(),
+        LogFormat::Json => logs.json().boxed(),
+    };
+    let provider = tracer_provider(service);
+    // Only the cross-queue spans become OpenTelemetry spans: one trace per command, not one
+    // per process lifetime under a poller's span.
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("fulfil"))
+        .with_filter(Targets::new().with_target(crate::trace::TARGET, tracing::Level::TRACE));
+    let _ = tracing_subscriber::registry()
+        .with(filter())
+        .with(logs)
+        .with(spans)
+        .try_init();
+    Telemetry { provider }
+}
+
+/// `RUST_LOG`, or the default; either way the cross-queue spans stay on (they carry the
+/// trace on, and cost nothing in the logs: spans print no lines of their own) unless
+/// `RUST_LOG` says otherwise about `fulfil::trace`.
+fn filter() -> EnvFilter {
+    let wanted = std::env::var("RUST_LOG").unwrap_or_default();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,aws_config=warn"));
-    // Colours only for a person at a terminal, never in files or log pipelines.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    if wanted.contains(crate::trace::TARGET) {
+        return filter;
+    }
+    match format!("{}=info", crate::trace::TARGET).parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
+/// A tracer provider that exports over OTLP when an endpoint is configured, and only
+/// makes span contexts otherwise.
+fn tracer_provider(service: &str) -> SdkTracerProvider {
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_owned());
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    if !otlp_configured() {
+        return builder.build();
+    }
+    match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+    {
+        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Err(error) => {
+            eprintln!("warning: spans will not be exported: {error}");
+            builder.build()
+        }
+    }
+}
+
+fn otlp_configured() -> bool {
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|key| std::env::var(key).is_ok_and(|v| !v.trim().is_empty()))
 }
 
 static METRICS: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =

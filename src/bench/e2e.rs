@@ -288,6 +288,7 @@ async fn restock(stack: &Stack, redis: &ConnectionManager, body: &str) -> Result
     let restock = Incoming {
         message_id: format!("bench-restock-{}", short_id()),
         body: body.to_owned(),
+        traceparent: None,
     };
     worker
         .process(&[restock])

@@ -43,7 +43,7 @@ const SECRET_URLS: [&str; 3] = [
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    fulfil::telemetry::init(fulfil::telemetry::LogFormat::Json);
+    let _telemetry = fulfil::telemetry::init(fulfil::telemetry::LogFormat::Json, "fulfil-lambda");
     resolve_secret_urls().await?;
     match std::env::var("FULFIL_LAMBDA_HANDLER").as_deref() {
         Ok("projector") => serve(projector().await?, projector_fifo()?).await,

@@ -169,6 +169,7 @@ mod tests {
                 receive_count: 1,
                 sent_at: None,
                 last_delivery: false,
+                traceparent: None,
             })
             .collect()
     }

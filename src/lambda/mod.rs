@@ -80,6 +80,10 @@ fn message(record: SqsMessage) -> Message {
         sent_at,
         // The event source mapping reports failures; SQS's redrive does the dead-lettering.
         last_delivery: false,
+        traceparent: record
+            .message_attributes
+            .get(crate::trace::ATTRIBUTE)
+            .and_then(|v| v.string_value.clone()),
     }
 }
 

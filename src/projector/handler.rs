@@ -14,6 +14,7 @@ use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage};
 
 impl BatchHandler for Projector {
     async fn handle(&self, batch: Vec<Message>) -> Result<Vec<Disposition>, Outage> {
+        let spans: Vec<tracing::Span> = batch.iter().map(event_span).collect();
         let parsed: Vec<Option<ChangeEvent>> = batch.iter().map(parse).collect();
         let (at, events): (Vec<usize>, Vec<ChangeEvent>) = parsed
             .iter()
@@ -37,7 +38,7 @@ impl BatchHandler for Projector {
         };
         for ((index, event), verdict) in at.into_iter().zip(&events).zip(verdicts) {
             dispositions[index] = match verdict {
-                Some(verdict) => record(event, verdict),
+                Some(verdict) => spans[index].in_scope(|| record(event, verdict)),
                 None => Disposition::Retry,
             };
         }
@@ -111,5 +112,16 @@ fn record(event: &ChangeEvent, verdict: Applied) -> Disposition {
         Applied::AlreadyApplied => "already_applied",
     };
     metrics::counter!("fulfil_projector_events_total", "result" => result).increment(1);
+    tracing::debug!(target: crate::trace::TARGET, event_id = %event.event_id,
+        aggregate_id = %event.aggregate_id, version = event.version, result, "event projected");
     Disposition::Delete
+}
+
+/// The projector's span for one received event, continuing the trace of the command that
+/// caused it (the relay sends the worker's context on with the event).
+fn event_span(message: &Message) -> tracing::Span {
+    let span = tracing::info_span!(target: crate::trace::TARGET, parent: None, "event",
+        message_id = %message.message_id, trace_id = tracing::field::Empty);
+    crate::trace::continue_from(&span, message.traceparent.as_deref());
+    span
 }

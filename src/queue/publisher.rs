@@ -1,6 +1,8 @@
 //! Publishing order commands to the commands topic the way the contract asks of upstream:
 //! `PublishBatch` of up to ten, the `command_type` attribute on every message, and on FIFO
 //! topics `MessageGroupId` = order or product id and `MessageDeduplicationId` = command id.
+//! Each command starts a trace of its own, sent as the `traceparent` attribute (see
+//! [`crate::trace`]).
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use futures::{stream, StreamExt};
@@ -19,16 +21,23 @@ pub struct Outgoing {
     pub command_type: String,
     pub group_id: String,
     pub dedup_id: String,
+    /// The context of the command's publish span: the root of its trace.
+    pub traceparent: Option<String>,
 }
 
 impl Outgoing {
-    /// The message for a valid command, keeping the caller's exact body.
+    /// The message for a valid command, keeping the caller's exact body, in a new trace.
     pub fn command(envelope: &Envelope, body: String) -> Self {
+        let span = tracing::info_span!(target: crate::trace::TARGET, parent: None, "publish",
+            command_id = %envelope.command_id, trace_id = tracing::field::Empty);
+        let traceparent = crate::trace::continue_from(&span, None);
+        span.in_scope(|| tracing::debug!(target: crate::trace::TARGET, "to publish"));
         Self {
             body,
             command_type: envelope.command.type_name().to_owned(),
             group_id: envelope.command.message_group_id().to_owned(),
             dedup_id: envelope.command_id.clone(),
+            traceparent,
         }
     }
 }
@@ -129,6 +138,13 @@ impl CommandPublisher {
             .id(format!("m{index}"))
             .message(&m.body)
             .message_attributes("command_type", attribute.map_err(invalid)?);
+        if let Some(traceparent) = &m.traceparent {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(traceparent)
+                .build();
+            entry = entry.message_attributes(crate::trace::ATTRIBUTE, value.map_err(invalid)?);
+        }
         if self.fifo {
             entry = entry
                 .message_group_id(&m.group_id)

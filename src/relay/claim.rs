@@ -19,6 +19,8 @@ pub struct OutboxRow {
     pub event_type: String,
     /// The event's JSON text, exactly what goes out as the message body.
     pub payload: String,
+    /// The causing command's trace context, sent on as the `traceparent` attribute.
+    pub traceparent: Option<String>,
 }
 
 impl OutboxRow {
@@ -37,7 +39,8 @@ impl OutboxRow {
 /// holds (held rows are skipped, not hidden).
 const CLAIM: &str = "
     WITH claimed AS MATERIALIZED (
-        SELECT id, event_id, aggregate_type, aggregate_id, event_type, payload::text AS payload
+        SELECT id, event_id, aggregate_type, aggregate_id, event_type, payload::text AS payload,
+               traceparent
         FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
     ), aggregates AS (
         SELECT DISTINCT aggregate_type, aggregate_id FROM claimed
@@ -50,7 +53,7 @@ const CLAIM: &str = "
         FROM aggregates a
     )
     SELECT c.id, c.event_id, c.aggregate_type, c.aggregate_id, c.event_type, c.payload,
-           b.blocker
+           c.traceparent, b.blocker
     FROM claimed c JOIN blockers b USING (aggregate_type, aggregate_id)
     ORDER BY c.id";
 
@@ -155,6 +158,7 @@ mod tests {
             aggregate_id: aggregate_id.into(),
             event_type: "StockChanged".into(),
             payload: "{}".into(),
+            traceparent: None,
         }
     }
 

@@ -206,8 +206,9 @@ fn refused_ids(
     failed.iter().filter_map(|f| f.id().parse().ok()).collect()
 }
 
-/// Body = the payload as stored; `event_type` as an attribute so subscribers can filter;
-/// on FIFO one group per aggregate (its order) and the event id as deduplication id.
+/// Body = the payload as stored; `event_type` as an attribute so subscribers can filter,
+/// and the causing command's `traceparent` when it was traced; on FIFO one group per
+/// aggregate (its order) and the event id as deduplication id.
 fn entry(
     row: &OutboxRow,
     fifo: bool,
@@ -220,6 +221,13 @@ fn entry(
         .id(row.id.to_string())
         .message(&row.payload)
         .message_attributes("event_type", event_type);
+    if let Some(traceparent) = &row.traceparent {
+        let value = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(traceparent)
+            .build()?;
+        entry = entry.message_attributes(crate::trace::ATTRIBUTE, value);
+    }
     if fifo {
         entry = entry
             .message_group_id(row.aggregate_key())
@@ -248,6 +256,7 @@ mod tests {
             aggregate_id: aggregate_id.into(),
             event_type: "StockChanged".into(),
             payload: "x".repeat(payload_len),
+            traceparent: None,
         }
     }
 

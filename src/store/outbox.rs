@@ -6,7 +6,15 @@ use sqlx::PgConnection;
 use super::StoreError;
 use crate::contract::event::ChangeEvent;
 
-pub async fn append(conn: &mut PgConnection, events: &[ChangeEvent]) -> Result<(), StoreError> {
+/// The `traceparent` of each traced command, by command id: an event is written with the
+/// context of the command that caused it (see [`crate::trace`]).
+pub type TraceParents<'a> = std::collections::HashMap<&'a str, &'a str>;
+
+pub async fn append(
+    conn: &mut PgConnection,
+    events: &[ChangeEvent],
+    traces: &TraceParents<'_>,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -18,9 +26,13 @@ pub async fn append(conn: &mut PgConnection, events: &[ChangeEvent]) -> Result<(
     let payloads: Vec<String> = events.iter().map(ChangeEvent::to_json).collect();
     let occurred: Vec<chrono::DateTime<chrono::Utc>> =
         events.iter().map(|e| e.occurred_at).collect();
+    let traces: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| traces.get(e.command_id.as_str()).copied())
+        .collect();
     sqlx::query(
-        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, occurred_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[]::json[], $7::timestamptz[])",
+        "INSERT INTO outbox (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, occurred_at, traceparent)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[]::json[], $7::timestamptz[], $8::text[])",
     )
     .bind(ids)
     .bind(types)
@@ -29,6 +41,7 @@ pub async fn append(conn: &mut PgConnection, events: &[ChangeEvent]) -> Result<(
     .bind(event_types)
     .bind(payloads)
     .bind(occurred)
+    .bind(traces)
     .execute(conn)
     .await?;
     Ok(())

@@ -482,7 +482,11 @@ async fn write(
     }
     products::write(tx, &plan.products).await?;
     steps.lap("products");
-    outbox::append(tx, &plan.events).await?;
+    let traces: outbox::TraceParents = fresh
+        .iter()
+        .filter_map(|v| Some((v.envelope.command_id.as_str(), v.traceparent.as_deref()?)))
+        .collect();
+    outbox::append(tx, &plan.events, &traces).await?;
     steps.lap("outbox");
     for (v, d) in fresh
         .iter()

@@ -38,8 +38,9 @@ impl Worker {
         let started = Instant::now();
         metrics::histogram!("fulfil_batch_size").record(batch.len() as f64);
         metrics::counter!("fulfil_messages_received_total").increment(batch.len() as u64);
-        let dispositions = match self.process_settling(&incoming(&batch), settled).await {
-            Ok(fates) => Ok(done(&batch, &fates)),
+        let traced = traced(&batch);
+        let dispositions = match self.process_settling(&incoming(&traced), settled).await {
+            Ok(fates) => Ok(done(&traced, &fates)),
             Err(WorkerError::Outage { dependency, detail }) => Err(Outage { dependency, detail }),
             Err(WorkerError::Transient(why)) => {
                 tracing::info!(%why, messages = batch.len(), "batch left for redelivery");
@@ -47,7 +48,7 @@ impl Worker {
             }
             Err(WorkerError::Failed(why)) => {
                 tracing::warn!(%why, messages = batch.len(), "batch failed; processing its messages one by one");
-                self.isolate(&batch).await
+                self.isolate(&traced).await
             }
         };
         metrics::histogram!("fulfil_batch_duration_seconds")
@@ -58,16 +59,17 @@ impl Worker {
     /// One message at a time, in order; after a failure in a FIFO group, that group's later
     /// messages are left too, so none overtakes the failed one. A failure on the message's
     /// last delivery dead-letters it at once instead, and its group goes on.
-    async fn isolate(&self, batch: &[Message]) -> Result<Vec<Disposition>, Outage> {
+    async fn isolate(&self, batch: &[Traced<'_>]) -> Result<Vec<Disposition>, Outage> {
         let mut failed_groups: HashSet<&str> = HashSet::new();
         let mut dispositions = Vec::with_capacity(batch.len());
-        for message in batch {
+        for traced in batch {
+            let message = traced.message;
             let group = message.group_id.as_deref();
             if group.is_some_and(|g| failed_groups.contains(g)) {
                 dispositions.push(Disposition::Retry);
                 continue;
             }
-            let one = std::slice::from_ref(message);
+            let one = std::slice::from_ref(traced);
             match self.process(&incoming(one)).await {
                 Ok(fates) => dispositions.extend(done(one, &fates)),
                 Err(WorkerError::Outage { dependency, detail }) => {
@@ -90,22 +92,47 @@ impl Worker {
     }
 }
 
-fn incoming(batch: &[Message]) -> Vec<Incoming> {
+/// A received message in the worker's span for its command, which continues the trace the
+/// message came with; `traceparent` is that span's context, written beside the command's
+/// events.
+struct Traced<'m> {
+    message: &'m Message,
+    span: tracing::Span,
+    traceparent: Option<String>,
+}
+
+fn traced(batch: &[Message]) -> Vec<Traced<'_>> {
     batch
         .iter()
-        .map(|m| Incoming {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
+        .map(|message| {
+            let command_id = command_id_of(&message.body);
+            let span = tracing::info_span!(target: crate::trace::TARGET, parent: None, "command",
+                message_id = %message.message_id, command_id = %command_id, trace_id = tracing::field::Empty);
+            let traceparent = crate::trace::continue_from(&span, message.traceparent.as_deref());
+            Traced {
+                message,
+                span,
+                traceparent,
+            }
         })
         .collect()
 }
 
-/// Counts and logs each decided message (one span each, with its ids); all are deleted.
-fn done(batch: &[Message], fates: &[Fate]) -> Vec<Disposition> {
-    for (message, fate) in batch.iter().zip(fates) {
-        let command_id = command_id_of(&message.body);
-        let span = tracing::debug_span!("message", message_id = %message.message_id, command_id = %command_id);
-        span.in_scope(|| record(message, fate));
+fn incoming(batch: &[Traced<'_>]) -> Vec<Incoming> {
+    batch
+        .iter()
+        .map(|t| Incoming {
+            message_id: t.message.message_id.clone(),
+            body: t.message.body.clone(),
+            traceparent: t.traceparent.clone(),
+        })
+        .collect()
+}
+
+/// Counts and logs each decided message in its command's span; all are deleted.
+fn done(batch: &[Traced<'_>], fates: &[Fate]) -> Vec<Disposition> {
+    for (traced, fate) in batch.iter().zip(fates) {
+        traced.span.in_scope(|| record(traced.message, fate));
     }
     vec![Disposition::Delete; batch.len()]
 }
@@ -117,11 +144,11 @@ fn record(message: &Message, fate: &Fate) {
             if outcome == "REJECTED" {
                 metrics::counter!("fulfil_rejected_total", "reason" => reason.clone().unwrap_or_default()).increment(1);
             }
-            tracing::debug!(%outcome, ?reason, "applied");
+            tracing::debug!(target: crate::trace::TARGET, %outcome, ?reason, "applied");
         }
         Fate::Duplicate => {
             metrics::counter!("fulfil_duplicates_total", "kind" => "duplicate").increment(1);
-            tracing::debug!("duplicate: no effect");
+            tracing::debug!(target: crate::trace::TARGET, "duplicate: no effect");
         }
         Fate::Conflict => {
             metrics::counter!("fulfil_duplicates_total", "kind" => "conflict").increment(1);
@@ -129,7 +156,7 @@ fn record(message: &Message, fate: &Fate) {
         }
         Fate::Invalid { error } => {
             metrics::counter!("fulfil_invalid_total").increment(1);
-            tracing::debug!(%error, "invalid: kept");
+            tracing::debug!(target: crate::trace::TARGET, %error, "invalid: kept");
         }
     }
     if let Some(age) = message

@@ -34,6 +34,8 @@ use crate::store::{invalid, StoreError};
 pub struct Incoming {
     pub message_id: String,
     pub body: String,
+    /// The worker's own span context for this command, written beside its events.
+    pub traceparent: Option<String>,
 }
 
 /// What became of a message; every fate means the message is done and may be deleted.
@@ -166,6 +168,7 @@ pub(crate) struct Valid {
     pub fingerprint: String,
     pub message_id: String,
     pub body: String,
+    pub traceparent: Option<String>,
 }
 
 impl Worker {
@@ -218,6 +221,7 @@ impl Worker {
                     envelope,
                     message_id: message.message_id.clone(),
                     body: message.body.clone(),
+                    traceparent: message.traceparent.clone(),
                 }),
                 Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
             }

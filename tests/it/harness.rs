@@ -336,6 +336,7 @@ impl TestWorker {
             .map(|body| fulfil::worker::Incoming {
                 message_id: uuid::Uuid::new_v4().to_string(),
                 body: body.clone(),
+                traceparent: None,
             })
             .collect();
         self.worker.process(&batch).await.expect("batch processed")

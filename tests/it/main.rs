@@ -28,4 +28,5 @@ mod relay;
 mod secrets;
 mod shutdown;
 mod tls;
+mod trace;
 mod worker;

@@ -113,6 +113,7 @@ fn incoming(message_id: &str, body: String) -> Incoming {
     Incoming {
         message_id: format!("m-{message_id}"),
         body,
+        traceparent: None,
     }
 }
 

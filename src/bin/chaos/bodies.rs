@@ -55,6 +55,7 @@ pub fn invalid(tick: usize) -> Outgoing {
         command_type: "Invalid".into(),
         group_id: "invalid".into(),
         dedup_id: format!("bad-{tick}"),
+        traceparent: None,
     }
 }
 

@@ -45,6 +45,8 @@ pub struct Message {
     /// The receive count has reached the queue's `maxReceiveCount`: if this delivery fails
     /// too, SQS dead-letters the message on its next receive. False when unknown.
     pub last_delivery: bool,
+    /// The W3C `traceparent` it came with, if any (see [`crate::trace`]).
+    pub traceparent: Option<String>,
 }
 
 /// The handler's verdict on one message.

@@ -114,6 +114,7 @@ mod tests {
             receive_count: 1,
             sent_at: None,
             last_delivery: false,
+            traceparent: None,
         }
     }
 

@@ -119,6 +119,7 @@ impl Sqs {
             .message_system_attribute_names(SysAttr::ApproximateReceiveCount)
             .message_system_attribute_names(SysAttr::MessageGroupId)
             .message_system_attribute_names(SysAttr::SentTimestamp)
+            .message_attribute_names(crate::trace::ATTRIBUTE)
             .send()
             .await
             .map_err(|e| self.err("ReceiveMessage", e))?;
@@ -265,5 +266,10 @@ fn to_message(m: &aws_sdk_sqs::types::Message) -> Option<Message> {
             .unwrap_or(1),
         sent_at,
         last_delivery: false,
+        traceparent: m
+            .message_attributes()
+            .and_then(|a| a.get(crate::trace::ATTRIBUTE))
+            .and_then(|v| v.string_value())
+            .map(str::to_owned),
     })
 }

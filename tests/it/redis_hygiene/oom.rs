@@ -25,6 +25,7 @@ async fn out_of_memory_is_an_outage_that_says_so_and_unhealthy_until_memory_is_b
     let order = Incoming {
         message_id: "m1".into(),
         body: place("c1", "o1", &[("bread", 2)]),
+        traceparent: None,
     };
     let refused = w.worker.process(std::slice::from_ref(&order)).await;
 
