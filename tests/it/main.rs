@@ -13,6 +13,7 @@ mod foundation;
 mod group_commit;
 mod harness;
 mod hot_product;
+mod iam;
 mod lambda;
 mod lock;
 mod lock_support;
