@@ -6,6 +6,7 @@ use crate::config::{AwsSettings, SecretUrl, Topology};
 use crate::contract::Envelope;
 use crate::db::{self, Database, DbError};
 use crate::queue::dlq::{self, Peeked, Redriven};
+use crate::queue::move_task::{self, Started};
 use crate::queue::{topology, AwsClients, QueueError};
 use crate::store::invalid::{self, InvalidCommand};
 use crate::store::StoreError;
@@ -106,6 +107,34 @@ impl DlqAt {
                 count: done.left,
             }),
             None => Ok(done),
+        }
+    }
+}
+
+/// How a whole-queue redrive by SQS went.
+#[derive(Debug)]
+pub enum MovedBySqs {
+    /// SQS's move task moved this many messages.
+    Moved(i64),
+    /// SQS would not start a move task, saying why.
+    Refused(String),
+}
+
+impl DlqAt {
+    /// Every message back to its source queue by SQS's own move task, waiting for it to
+    /// end; `progress` hears (moved, to move) meanwhile.
+    pub async fn redrive_all_by_sqs(
+        &self,
+        progress: impl Fn(i64, Option<i64>),
+    ) -> Result<MovedBySqs, AdminError> {
+        let dlq_arn = topology::queue_arn(&self.clients, &self.dlq_url).await?;
+        let target_arn = topology::queue_arn(&self.clients, &self.source_url).await?;
+        match move_task::start(&self.clients, &dlq_arn, &target_arn).await {
+            Started::Refused(why) => Ok(MovedBySqs::Refused(why)),
+            Started::Moving => {
+                let moved = move_task::wait(&self.clients, &dlq_arn, progress).await?;
+                Ok(MovedBySqs::Moved(moved))
+            }
         }
     }
 }

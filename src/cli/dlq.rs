@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 
 use super::{AwsArgs, Format, TopologyArgs};
-use crate::admin::{DeadLetterQueue, DlqAt};
+use crate::admin::{DeadLetterQueue, DlqAt, MovedBySqs};
 use crate::contract::event::ChangeEvent;
 use crate::contract::Envelope;
 use crate::queue::dlq::Peeked;
@@ -26,13 +26,37 @@ pub enum DlqCommand {
         at: DlqArgs,
     },
     /// Send messages back to the queue they came from, oldest first (all, or those named).
-    /// Fix what failed them first: a command that fails again returns to the DLQ.
+    /// All: by SQS's own move task (StartMessageMoveTask) where SQS starts one, else one by
+    /// one. Fix what failed them first: a command that fails again returns to the DLQ.
     Redrive {
         /// Message ids from `fulfil dlq list`; none means every message.
         message_ids: Vec<String>,
         #[command(flatten)]
         at: DlqArgs,
     },
+}
+
+/// The whole queue by SQS's move task; false when SQS would not start one (said on stderr:
+/// the caller moves the messages itself).
+async fn redrive_all_by_sqs(dlq: &DlqAt) -> anyhow::Result<bool> {
+    let last = std::cell::Cell::new(-1);
+    let progress = |moved: i64, to_move: Option<i64>| {
+        if last.replace(moved) != moved {
+            let of = to_move.map(|n| format!(" of {n}")).unwrap_or_default();
+            eprintln!("SQS's move task: {moved}{of} moved ...");
+        }
+    };
+    match dlq.redrive_all_by_sqs(progress).await? {
+        MovedBySqs::Moved(moved) => {
+            let name = &dlq.dlq_name;
+            println!("{moved} message(s) sent back from {name} by SQS's move task");
+            Ok(true)
+        }
+        MovedBySqs::Refused(why) => {
+            eprintln!("SQS did not start a move task ({why}); moving the messages one by one");
+            Ok(false)
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +94,9 @@ impl DlqCommand {
             }
             DlqCommand::Redrive { message_ids, at } => {
                 let dlq = at.find().await?;
+                if message_ids.is_empty() && redrive_all_by_sqs(&dlq).await? {
+                    return Ok(());
+                }
                 let progress = |m: &Peeked| println!("redriven {}  {}", m.message_id, what(m));
                 let done = dlq.redrive(&message_ids, progress).await?;
                 let (moved, left) = (done.moved.len(), done.left);

@@ -5,6 +5,7 @@ pub mod client;
 pub mod consumer;
 pub mod dlq;
 pub mod error;
+pub mod move_task;
 pub mod publisher;
 pub mod topology;
 

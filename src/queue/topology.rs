@@ -111,6 +111,29 @@ pub async fn queue_url(aws: &AwsClients, name: &str) -> Result<String, QueueErro
         })
 }
 
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(aws: &AwsClients, url: &str) -> Result<String, QueueError> {
+    let out = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Attr::QueueArn)
+        .send()
+        .await
+        .map_err(|e| QueueError::aws("GetQueueAttributes", url, &aws.endpoint, e))?;
+    arn_in(&out.attributes().cloned().unwrap_or_default(), url)
+}
+
+fn arn_in(attrs: &HashMap<Attr, String>, resource: &str) -> Result<String, QueueError> {
+    attrs
+        .get(&Attr::QueueArn)
+        .cloned()
+        .ok_or_else(|| QueueError::Topology {
+            resource: resource.to_owned(),
+            problem: "has no QueueArn attribute".to_owned(),
+        })
+}
+
 /// The ARN of an existing topic, or an error that says to run `fulfil setup`.
 pub async fn topic_arn(aws: &AwsClients, name: &str) -> Result<String, QueueError> {
     lookup_topic(aws, name)
@@ -360,13 +383,7 @@ impl Setup<'_> {
 
     async fn queue_arn(&self, url: &str, resource: &str) -> Result<String, QueueError> {
         let attrs = self.queue_attributes(url, resource).await?;
-        attrs
-            .get(&Attr::QueueArn)
-            .cloned()
-            .ok_or_else(|| QueueError::Topology {
-                resource: resource.to_owned(),
-                problem: "has no QueueArn attribute".to_owned(),
-            })
+        arn_in(&attrs, resource)
     }
 
     /// Raw delivery makes the SQS body the command document itself, as the contract says.
