@@ -101,6 +101,14 @@ impl SessionLimits {
 /// Planning these short statements costs less than one such scan.
 const PLAN_EACH_EXECUTION: (&str, &str) = ("plan_cache_mode", "force_custom_plan");
 
+/// Random reads priced as what they are for this workload: the hot tables' indexes and
+/// recent rows are in memory (or on SSD storage, as on RDS), not on the spinning disk
+/// PostgreSQL's default of 4 assumes. With the default, a unit's look-up of 150 order ids
+/// in a table of 20,000 orders is planned as a sequential scan (4–5 ms, growing with the
+/// table) instead of 150 index probes (0.2 ms); measured with `EXPLAIN ANALYZE` on a bench
+/// database.
+const CACHED_RANDOM_READS: (&str, &str) = ("random_page_cost", "1.1");
+
 /// Opens a pool, failing within a few seconds when the server is not there.
 pub async fn connect(
     database: Database,
@@ -123,7 +131,7 @@ pub async fn connect_limited(
         source,
     };
     let mut options: PgConnectOptions = url.expose().parse().map_err(failed)?;
-    options = options.options([PLAN_EACH_EXECUTION]);
+    options = options.options([PLAN_EACH_EXECUTION, CACHED_RANDOM_READS]);
     if let Some(limits) = limits {
         options = options.options(limits.options());
     }
