@@ -7,6 +7,9 @@
 //! Adapters depend on the core, never the other way round.
 
 #![forbid(unsafe_code)]
+// `pub` means reachable from outside the crate; the lint gate (`./dev test`) turns this
+// warning into an error, so a `pub` item no other crate can reach is a finding.
+#![warn(unreachable_pub)]
 
 pub mod admin;
 pub mod api;

@@ -9,7 +9,7 @@ use crate::db::fault::{self, Fault};
 
 /// The body of every error answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     /// What went wrong, naming the parameter and value or the dependency at fault.
     pub error: String,
 }

@@ -25,7 +25,7 @@ type Answer<T> = Result<Json<T>, ApiError>;
         (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
     )
 )]
-pub async fn order(
+pub(super) async fn order(
     State(pool): State<PgPool>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer<OrderView> {
@@ -48,7 +48,7 @@ pub async fn order(
         (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
     )
 )]
-pub async fn product(
+pub(super) async fn product(
     State(pool): State<PgPool>,
     path: Result<Path<String>, PathRejection>,
 ) -> Answer<ProductView> {
@@ -62,7 +62,7 @@ pub async fn product(
 
 /// `?limit=&after=`, kept as text so a bad value is reported as given.
 #[derive(Debug, Deserialize)]
-pub struct PageQuery {
+pub(super) struct PageQuery {
     limit: Option<String>,
     after: Option<String>,
 }
@@ -81,7 +81,7 @@ pub struct PageQuery {
         (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
     )
 )]
-pub async fn user_orders(
+pub(super) async fn user_orders(
     State(pool): State<PgPool>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<PageQuery>, QueryRejection>,
@@ -104,12 +104,12 @@ pub async fn user_orders(
         (status = 503, description = "read database unavailable, or the API overloaded: retry", body = ErrorBody),
     )
 )]
-pub async fn stats(State(pool): State<PgPool>) -> Answer<Stats> {
+pub(super) async fn stats(State(pool): State<PgPool>) -> Answer<Stats> {
     Ok(Json(read::stats(&pool).await?))
 }
 
 /// Unknown paths get the same JSON error shape as everything else.
-pub async fn no_route(method: Method, uri: Uri) -> ApiError {
+pub(super) async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NoRoute {
         method: method.to_string(),
         path: uri.path().to_owned(),

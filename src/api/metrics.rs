@@ -11,7 +11,7 @@ use axum::response::Response;
 /// The route label of requests no route matched.
 const UNMATCHED: &str = "unmatched";
 
-pub async fn track(request: Request, next: Next) -> Response {
+pub(super) async fn track(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

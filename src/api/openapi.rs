@@ -41,6 +41,6 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     DOCUMENT.get_or_init(QueryApi::openapi)
 }
 
-pub async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
+pub(super) async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(document())
 }

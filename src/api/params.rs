@@ -14,7 +14,7 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
 /// `value` if it matches [`ID_PATTERN`].
-pub fn id(param: &'static str, value: &str) -> Result<String, ApiError> {
+pub(super) fn id(param: &'static str, value: &str) -> Result<String, ApiError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
     match (1..=64).contains(&value.len()) && value.chars().all(allowed) {
         true => Ok(value.to_owned()),
@@ -27,7 +27,7 @@ pub fn id(param: &'static str, value: &str) -> Result<String, ApiError> {
 }
 
 /// The page size: absent means [`DEFAULT_LIMIT`].
-pub fn limit(value: Option<&str>) -> Result<i64, ApiError> {
+pub(super) fn limit(value: Option<&str>) -> Result<i64, ApiError> {
     let Some(text) = value else {
         return Ok(DEFAULT_LIMIT);
     };

@@ -81,13 +81,16 @@ async fn bounded<T>(query: impl Future<Output = Result<T, sqlx::Error>>) -> Resu
     }
 }
 
-pub async fn order(pool: &PgPool, order_id: &str) -> Result<Option<OrderView>, ApiError> {
+pub(super) async fn order(pool: &PgPool, order_id: &str) -> Result<Option<OrderView>, ApiError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM read_orders WHERE order_id = $1");
     let query = sqlx::query_as(&sql).bind(order_id).fetch_optional(pool);
     bounded(query).await
 }
 
-pub async fn product(pool: &PgPool, product_id: &str) -> Result<Option<ProductView>, ApiError> {
+pub(super) async fn product(
+    pool: &PgPool,
+    product_id: &str,
+) -> Result<Option<ProductView>, ApiError> {
     let query = sqlx::query_as(
         "SELECT product_id, name, available, confirmed_units, cancelled_units, version, updated_at
          FROM read_products WHERE product_id = $1",
@@ -99,7 +102,7 @@ pub async fn product(pool: &PgPool, product_id: &str) -> Result<Option<ProductVi
 
 /// Up to `limit` orders of `user_id` after `after`, walking the `read_orders_by_user`
 /// index; one row more than asked tells whether another page exists.
-pub async fn user_orders(
+pub(super) async fn user_orders(
     pool: &PgPool,
     user_id: &str,
     limit: i64,
@@ -140,7 +143,7 @@ fn cursor_of(order: &OrderView) -> String {
 /// projector keeps (never a count over the orders). The lag uses the database's clock
 /// against the worker's stamp on the event (clocks kept in step by NTP); a small negative
 /// skew shows as 0.
-pub async fn stats(pool: &PgPool) -> Result<Stats, ApiError> {
+pub(super) async fn stats(pool: &PgPool) -> Result<Stats, ApiError> {
     let query = sqlx::query_as(
         "SELECT COALESCE(s.orders_confirmed, 0) AS confirmed,
                 COALESCE(s.orders_rejected, 0) AS rejected,
@@ -158,6 +161,6 @@ pub async fn stats(pool: &PgPool) -> Result<Stats, ApiError> {
 }
 
 /// Whether the read database answers a trivial query in time.
-pub async fn ping(pool: &PgPool) -> bool {
+pub(super) async fn ping(pool: &PgPool) -> bool {
     bounded(sqlx::query("SELECT 1").execute(pool)).await.is_ok()
 }

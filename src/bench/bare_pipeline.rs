@@ -22,13 +22,13 @@ use crate::queue::{AwsClients, QueueError};
 
 /// Pollers on each queue.
 #[derive(Debug, Clone, Copy)]
-pub struct Polls {
+pub(super) struct Polls {
     pub commands: usize,
     pub events: usize,
 }
 
 /// Commands per second, from the first publish until the last event was deleted.
-pub async fn measure(
+pub(super) async fn measure(
     aws: &AwsClients,
     prefix: &str,
     messages: &[Outgoing],

@@ -11,7 +11,7 @@ use crate::queue::publisher::{CommandPublisher, Outgoing};
 use crate::queue::AwsClients;
 
 /// Messages per second from the first `PublishBatch` until all are visible in the queue.
-pub async fn sns_to_sqs(
+pub(super) async fn sns_to_sqs(
     aws: &AwsClients,
     prefix: &str,
     messages: &[Outgoing],

@@ -10,7 +10,7 @@ use super::workload::Generated;
 
 /// What a path's tables hold after a run, per product.
 #[derive(Debug, Default, Clone)]
-pub struct Tally {
+pub(super) struct Tally {
     pub available: BTreeMap<String, i64>,
     /// (product, status) → (orders, units)
     pub orders: BTreeMap<(String, String), (i64, i64)>,
@@ -47,7 +47,11 @@ const SHOWN: usize = 5;
 
 /// confirmed units == `expected` (what the path's way of deciding makes inevitable) and
 /// available == stock − confirmed ≥ 0 per product; confirmed + rejected == the orders.
-pub fn check(generated: &Generated, expected: BTreeMap<String, i64>, tally: &Tally) -> Check {
+pub(super) fn check(
+    generated: &Generated,
+    expected: BTreeMap<String, i64>,
+    tally: &Tally,
+) -> Check {
     let mut problems = Vec::new();
     for (product, expected) in expected {
         let confirmed = tally.units(&product, "confirmed");

@@ -20,7 +20,7 @@ pub struct Timed {
     pub latencies: Vec<Duration>,
 }
 
-pub async fn drive(
+pub(super) async fn drive(
     path: Arc<Driven>,
     orders: Arc<Vec<Order>>,
     receivers: usize,

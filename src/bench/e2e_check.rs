@@ -11,7 +11,11 @@ use super::{queues, BenchError};
 
 /// Per sale a sell-out with the rest rejected; every order through every stage; the
 /// commands DLQ empty; `fulfil verify` clean (within 30 s, while the last events arrive).
-pub async fn check(stack: &Stack, sales: &[Sale], steps: &[RateStep]) -> Result<Check, BenchError> {
+pub(super) async fn check(
+    stack: &Stack,
+    sales: &[Sale],
+    steps: &[RateStep],
+) -> Result<Check, BenchError> {
     let mut problems = Vec::new();
     let (mut confirmed, mut rejected) = (0, 0);
     for sale in sales {
@@ -86,7 +90,7 @@ async fn verify_settles(stack: &Stack) -> Result<Option<String>, BenchError> {
 }
 
 /// One verdict for both ladders, the standard one's problems marked as such.
-pub fn merge(fifo: Option<Check>, standard: Option<Check>) -> Check {
+pub(super) fn merge(fifo: Option<Check>, standard: Option<Check>) -> Check {
     let (fifo, standard) = (
         fifo.unwrap_or_else(not_run),
         standard.unwrap_or_else(not_run),

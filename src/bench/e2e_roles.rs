@@ -7,21 +7,21 @@ use super::stack::Stack;
 use super::BenchError;
 
 /// The pipeline's processes on one stack.
-pub struct Roles {
+pub(super) struct Roles {
     workers: Vec<RoleProcess>,
     relay: RoleProcess,
     projector: RoleProcess,
 }
 
 /// One scrape of each kind of role.
-pub struct Scrapes {
+pub(super) struct Scrapes {
     relay: Scrape,
     projector: Scrape,
     workers: Scrape,
 }
 
 impl Scrapes {
-    pub fn since(&self, earlier: &Scrapes) -> Profile {
+    pub(super) fn since(&self, earlier: &Scrapes) -> Profile {
         Profile::from(
             &self.relay.since(&earlier.relay),
             &self.projector.since(&earlier.projector),
@@ -33,7 +33,7 @@ impl Scrapes {
 impl Roles {
     /// `worker_processes` worker processes of `worker_polls` polls, a relay, a projector of
     /// `projector_polls` polls.
-    pub async fn start(
+    pub(super) async fn start(
         stack: &Stack,
         worker_processes: usize,
         worker_polls: usize,
@@ -55,7 +55,7 @@ impl Roles {
         })
     }
 
-    pub async fn scrape(&self) -> Scrapes {
+    pub(super) async fn scrape(&self) -> Scrapes {
         let addrs = |ps: &[&RoleProcess]| -> Vec<_> {
             ps.iter().filter_map(|p| ops_addr(&p.log())).collect()
         };
@@ -67,7 +67,7 @@ impl Roles {
         }
     }
 
-    pub async fn stop(self) {
+    pub(super) async fn stop(self) {
         for worker in self.workers {
             worker.stop().await;
         }

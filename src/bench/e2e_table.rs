@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::e2e_report::{E2eReport, RateStep, FLAT_FACTOR, FLAT_SLACK_MS};
 
-pub fn render(out: &mut String, e: &E2eReport) {
+pub(super) fn render(out: &mut String, e: &E2eReport) {
     let _ = writeln!(
         out,
         "\ne2e scenario{}: SNS -> SQS -> {} workers x {} polls -> write DB -> relay ({} steps in flight) -> SNS -> SQS -> projector ({} polls) -> read DB; open loop, {:.0} s per rate\n",

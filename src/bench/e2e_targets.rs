@@ -5,7 +5,7 @@
 use super::e2e_report::{E2eReport, RateStep};
 use super::targets::Target;
 
-pub fn evaluate(e2e: Option<&E2eReport>) -> Vec<Target> {
+pub(super) fn evaluate(e2e: Option<&E2eReport>) -> Vec<Target> {
     vec![
         sustained(e2e),
         lag_at(e2e, "e2e_lag_p99_s_at_80", 0.8, 1.0, true),

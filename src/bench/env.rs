@@ -65,12 +65,12 @@ impl BenchEnv {
 }
 
 /// Ten hex digits: unique enough for names, short enough for queue prefixes.
-pub fn short_id() -> String {
+pub(super) fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }
 
 /// `server` with its database replaced by `name`.
-pub fn with_database(server: &SecretUrl, name: &str) -> Result<SecretUrl, BenchError> {
+pub(super) fn with_database(server: &SecretUrl, name: &str) -> Result<SecretUrl, BenchError> {
     let mut url = url::Url::parse(server.expose()).map_err(|e| config::ConfigError {
         setting: "FULFIL_WRITE_DATABASE_URL",
         value: server.redacted(),
@@ -96,7 +96,10 @@ async fn admin(server: &SecretUrl) -> Result<PgConnection, BenchError> {
 }
 
 /// Creates an empty database `name` on the server of `server`; returns its URL.
-pub async fn create_database(server: &SecretUrl, name: &str) -> Result<SecretUrl, BenchError> {
+pub(super) async fn create_database(
+    server: &SecretUrl,
+    name: &str,
+) -> Result<SecretUrl, BenchError> {
     let mut conn = admin(server).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
@@ -106,7 +109,7 @@ pub async fn create_database(server: &SecretUrl, name: &str) -> Result<SecretUrl
     with_database(server, name)
 }
 
-pub async fn drop_database(server: &SecretUrl, name: &str) -> Result<(), BenchError> {
+pub(super) async fn drop_database(server: &SecretUrl, name: &str) -> Result<(), BenchError> {
     let mut conn = admin(server).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut conn)
@@ -116,7 +119,7 @@ pub async fn drop_database(server: &SecretUrl, name: &str) -> Result<(), BenchEr
     Ok(())
 }
 
-pub async fn connect_redis(url: &SecretUrl) -> Result<ConnectionManager, BenchError> {
+pub(super) async fn connect_redis(url: &SecretUrl) -> Result<ConnectionManager, BenchError> {
     let what = format!("connect to {}", url.redacted());
     let client = redis::Client::open(url.expose()).map_err(BenchError::redis(what.clone()))?;
     let config = redis::aio::ConnectionManagerConfig::new()
@@ -129,7 +132,7 @@ pub async fn connect_redis(url: &SecretUrl) -> Result<ConnectionManager, BenchEr
 }
 
 /// Deletes every key under `prefix` (SCAN, never KEYS: the Redis may be shared).
-pub async fn delete_keys(redis: &ConnectionManager, prefix: &str) -> Result<(), BenchError> {
+pub(super) async fn delete_keys(redis: &ConnectionManager, prefix: &str) -> Result<(), BenchError> {
     let mut conn = redis.clone();
     let mut cursor = 0u64;
     loop {

@@ -29,7 +29,7 @@ const INSTALL: [&str; 3] = [
          FOR EACH STATEMENT EXECUTE FUNCTION bench_stamp()",
 ];
 
-pub async fn install(read: &PgPool) -> Result<(), BenchError> {
+pub(super) async fn install(read: &PgPool) -> Result<(), BenchError> {
     for sql in INSTALL {
         sqlx::query(sql)
             .execute(read)
@@ -49,7 +49,7 @@ pub struct Times {
 }
 
 /// Waits until `bench_projected` holds `expected` rows; false if `deadline` passed first.
-pub async fn wait_projected(
+pub(super) async fn wait_projected(
     read: &PgPool,
     expected: i64,
     deadline: Duration,
@@ -71,7 +71,7 @@ pub async fn wait_projected(
 }
 
 /// The stages of every order in `published` (order id → when its publish started).
-pub async fn collect(
+pub(super) async fn collect(
     write: &PgPool,
     read: &PgPool,
     published: &HashMap<String, DateTime<Utc>>,
@@ -108,14 +108,14 @@ pub async fn collect(
 
 /// A stage of the pipeline, as a field of [`Times`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub(super) enum Stage {
     Decided,
     Relayed,
     Projected,
 }
 
 impl Stage {
-    pub fn of(self, t: &Times) -> Option<DateTime<Utc>> {
+    pub(super) fn of(self, t: &Times) -> Option<DateTime<Utc>> {
         match self {
             Stage::Decided => t.decided,
             Stage::Relayed => t.relayed,
@@ -127,7 +127,7 @@ impl Stage {
 /// Orders per second that reached `stage` within `[from, to]`: the rate a dashboard shows
 /// while the load runs. Taken over the middle of the run, it is the offered rate when the
 /// stage keeps up and the stage's capacity when it does not.
-pub fn rate(times: &[Times], stage: Stage, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+pub(super) fn rate(times: &[Times], stage: Stage, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     let seconds = (to - from).as_seconds_f64();
     if seconds <= 0.0 {
         return 0.0;
@@ -141,7 +141,7 @@ pub fn rate(times: &[Times], stage: Stage, from: DateTime<Utc>, to: DateTime<Utc
 }
 
 /// `to − from` of every order that reached both, in the order of `times`.
-pub fn between(
+pub(super) fn between(
     times: &[Times],
     from: fn(&Times) -> Option<DateTime<Utc>>,
     to: Stage,
@@ -154,7 +154,7 @@ pub fn between(
 
 /// Projection lags (projected − decided) of the orders in `parts` equal slices by decision
 /// time, first slice first: how the lag moved over the run.
-pub fn slices(times: &[Times], parts: usize) -> Vec<Vec<Duration>> {
+pub(super) fn slices(times: &[Times], parts: usize) -> Vec<Vec<Duration>> {
     let mut decided: Vec<Times> = times
         .iter()
         .filter(|t| t.decided.is_some())
@@ -170,7 +170,7 @@ pub fn slices(times: &[Times], parts: usize) -> Vec<Vec<Duration>> {
 
 /// Projection lags (projected − decided) of the first and the last third of the orders by
 /// decision time: a lag that grows over the run shows in the last third.
-pub fn thirds(times: &[Times]) -> (Vec<Duration>, Vec<Duration>) {
+pub(super) fn thirds(times: &[Times]) -> (Vec<Duration>, Vec<Duration>) {
     let mut decided: Vec<&Times> = times.iter().filter(|t| t.decided.is_some()).collect();
     decided.sort_by_key(|t| t.decided);
     let third = decided.len() / 3;

@@ -29,7 +29,7 @@ pub struct Sent {
 }
 
 /// Publishes `messages` at `rate` per second; returns once every call has finished.
-pub async fn publish(
+pub(super) async fn publish(
     publisher: &CommandPublisher,
     messages: &[Outgoing],
     rate: f64,

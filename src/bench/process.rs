@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use super::BenchError;
 
-pub struct RoleProcess {
+pub(super) struct RoleProcess {
     child: Child,
     pub log_path: PathBuf,
 }
 
 /// The `fulfil` executable: FULFIL_BIN, else `fulfil` in this executable's directory (or
 /// its parent, where test binaries in `deps/` find it).
-pub fn fulfil_binary() -> Result<PathBuf, BenchError> {
+pub(super) fn fulfil_binary() -> Result<PathBuf, BenchError> {
     if let Ok(path) = std::env::var("FULFIL_BIN") {
         return Ok(PathBuf::from(path));
     }
@@ -35,7 +35,7 @@ pub fn fulfil_binary() -> Result<PathBuf, BenchError> {
 
 impl RoleProcess {
     /// Starts `fulfil <args>` with `env` added, and waits for `ready` in its log.
-    pub async fn start(
+    pub(super) async fn start(
         args: &[&str],
         env: &[(&str, String)],
         ready: &str,
@@ -73,16 +73,16 @@ impl RoleProcess {
         Ok(())
     }
 
-    pub fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Peak resident set size (`VmHWM`) in KiB, while the process runs.
-    pub fn peak_rss_kib(&self) -> Result<u64, BenchError> {
+    pub(super) fn peak_rss_kib(&self) -> Result<u64, BenchError> {
         let path = format!("/proc/{}/status", self.pid());
         let status =
             std::fs::read_to_string(&path).map_err(BenchError::io(format!("read {path}")))?;
@@ -94,7 +94,7 @@ impl RoleProcess {
 
     /// SIGTERM (its graceful drain), SIGKILL after 15 s. The log goes too, unless
     /// FULFIL_BENCH_KEEP_LOGS is set (then its path is printed).
-    pub async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status();

@@ -151,7 +151,7 @@ fn relay_profile(relay: &Scrape) -> RelayProfile {
 }
 
 /// The ops address a role logged at start (`ops=127.0.0.1:PORT`).
-pub fn ops_addr(log: &str) -> Option<SocketAddr> {
+pub(super) fn ops_addr(log: &str) -> Option<SocketAddr> {
     log.lines()
         .find(|l| l.contains(" started") && l.contains("ops="))?
         .split("ops=")

@@ -15,14 +15,14 @@ use crate::queue::topology::{self, Provisioned};
 use crate::queue::{AwsClients, QueueError};
 
 /// Both pipes (commands and events) under `prefix`, FIFO like production.
-pub async fn provision(aws: &AwsClients, prefix: &str) -> Result<Provisioned, BenchError> {
+pub(super) async fn provision(aws: &AwsClients, prefix: &str) -> Result<Provisioned, BenchError> {
     let shape = Topology::validate(prefix, true, 5, 30)?;
     let (provisioned, _) = topology::ensure(aws, &shape).await?;
     Ok(provisioned)
 }
 
 /// Deletes what [`provision`] made; failures are ignored (the prefix is unique).
-pub async fn remove(aws: &AwsClients, p: &Provisioned) {
+pub(super) async fn remove(aws: &AwsClients, p: &Provisioned) {
     for queue in [
         &p.commands_queue,
         &p.commands_dlq,
@@ -37,7 +37,7 @@ pub async fn remove(aws: &AwsClients, p: &Provisioned) {
 }
 
 /// Publishes every message (eight calls in flight); an entry SNS refused is an error.
-pub async fn publish_all(
+pub(super) async fn publish_all(
     publisher: &CommandPublisher,
     messages: &[Outgoing],
 ) -> Result<(), BenchError> {
@@ -51,7 +51,7 @@ pub async fn publish_all(
 }
 
 /// One receive of up to ten messages, waiting at most a second.
-pub async fn receive(aws: &AwsClients, url: &str) -> Result<Vec<Message>, BenchError> {
+pub(super) async fn receive(aws: &AwsClients, url: &str) -> Result<Vec<Message>, BenchError> {
     let out = aws
         .sqs
         .receive_message()
@@ -65,7 +65,7 @@ pub async fn receive(aws: &AwsClients, url: &str) -> Result<Vec<Message>, BenchE
 }
 
 /// One `DeleteMessageBatch` of `messages`; returns how many SQS deleted.
-pub async fn delete(
+pub(super) async fn delete(
     aws: &AwsClients,
     url: &str,
     messages: &[Message],
@@ -96,13 +96,17 @@ pub async fn delete(
 }
 
 /// Messages in `url`, visible and in flight (both approximate).
-pub async fn depth(aws: &AwsClients, url: &str) -> Result<i64, BenchError> {
+pub(super) async fn depth(aws: &AwsClients, url: &str) -> Result<i64, BenchError> {
     let (visible, in_flight) = crate::check::drain::depth(aws, url).await?;
     Ok(visible + in_flight)
 }
 
 /// Waits until `url` shows at least `count` visible messages (SNS delivers asynchronously).
-pub async fn wait_visible(aws: &AwsClients, url: &str, count: usize) -> Result<(), BenchError> {
+pub(super) async fn wait_visible(
+    aws: &AwsClients,
+    url: &str,
+    count: usize,
+) -> Result<(), BenchError> {
     let budget = Duration::from_secs(120);
     let until = Instant::now() + budget;
     loop {

@@ -24,7 +24,7 @@ pub struct RssReport {
     pub commands_per_s: f64,
 }
 
-pub async fn measure(services: &Services, orders: usize) -> Result<RssReport, BenchError> {
+pub(super) async fn measure(services: &Services, orders: usize) -> Result<RssReport, BenchError> {
     let stack = Stack::create(services).await?;
     let measured = load_and_measure(&stack, orders).await;
     let redis = connect_redis(&services.redis_url).await.ok();

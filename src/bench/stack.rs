@@ -12,7 +12,7 @@ use crate::queue::topology::Provisioned;
 use crate::queue::AwsClients;
 use crate::setup::{self, SetupSettings};
 
-pub struct Stack {
+pub(super) struct Stack {
     pub services: Services,
     pub settings: SetupSettings,
     pub provisioned: Provisioned,
@@ -24,12 +24,12 @@ pub struct Stack {
 
 impl Stack {
     /// FIFO topics and queues (the production shape) named `b<id>-…`.
-    pub async fn create(services: &Services) -> Result<Self, BenchError> {
+    pub(super) async fn create(services: &Services) -> Result<Self, BenchError> {
         Self::create_with(services, true).await
     }
 
     /// FIFO or standard topics and queues named `b<id>-…`.
-    pub async fn create_with(services: &Services, fifo: bool) -> Result<Self, BenchError> {
+    pub(super) async fn create_with(services: &Services, fifo: bool) -> Result<Self, BenchError> {
         let id = short_id();
         let names = [format!("bench_w_{id}"), format!("bench_r_{id}")];
         let settings = SetupSettings {
@@ -52,7 +52,7 @@ impl Stack {
     }
 
     /// What every role process of this stack gets in its environment.
-    pub fn role_env(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn role_env(&self) -> Vec<(&'static str, String)> {
         let s = &self.settings;
         vec![
             (
@@ -88,7 +88,7 @@ impl Stack {
     }
 
     /// Rows of the write database's inbox: commands decided so far.
-    pub async fn decided(&self) -> Result<i64, BenchError> {
+    pub(super) async fn decided(&self) -> Result<i64, BenchError> {
         sqlx::query_scalar("SELECT count(*) FROM inbox")
             .fetch_one(&self.write)
             .await
@@ -96,7 +96,7 @@ impl Stack {
     }
 
     /// Deletes the queues, topics, databases and Redis keys; failures are only logged.
-    pub async fn remove(self, redis: Option<&redis::aio::ConnectionManager>) {
+    pub(super) async fn remove(self, redis: Option<&redis::aio::ConnectionManager>) {
         self.write.close().await;
         let p = &self.provisioned;
         for queue in [

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::report::{Cell, Report, StockReport};
 use super::workload::Shape;
 
-pub fn render(report: &Report) -> String {
+pub(super) fn render(report: &Report) -> String {
     let mut out = String::new();
     let m = &report.machine;
     let _ = writeln!(

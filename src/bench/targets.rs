@@ -23,7 +23,7 @@ pub struct Target {
     pub met: Option<bool>,
 }
 
-pub fn evaluate(report: &Report) -> Vec<Target> {
+pub(super) fn evaluate(report: &Report) -> Vec<Target> {
     let mut targets = stock_targets(report);
     targets.push(rss(report));
     targets.extend(super::e2e_targets::evaluate(report.e2e.as_ref()));

@@ -137,7 +137,7 @@ mod pipes {
     use crate::queue::AwsClients;
 
     /// Deletes the queue `name`; whether it is gone (deleted, or there was none).
-    pub async fn drop_queue(aws: &AwsClients, name: &str) -> bool {
+    pub(super) async fn drop_queue(aws: &AwsClients, name: &str) -> bool {
         let url = match aws.sqs.get_queue_url().queue_name(name).send().await {
             Ok(out) => out.queue_url.unwrap_or_default(),
             Err(e) => {
@@ -151,7 +151,7 @@ mod pipes {
 
     /// Deletes the topic `name` found in `topics`; whether it is gone. Without a topic
     /// list (SNS did not answer) nothing is known to be gone.
-    pub async fn drop_topic(
+    pub(super) async fn drop_topic(
         aws: &AwsClients,
         topics: Option<&HashMap<String, String>>,
         name: &str,
@@ -166,7 +166,7 @@ mod pipes {
     }
 
     /// Every topic's ARN by name; `None` when SNS does not answer.
-    pub async fn topic_arns(aws: &AwsClients) -> Option<HashMap<String, String>> {
+    pub(super) async fn topic_arns(aws: &AwsClients) -> Option<HashMap<String, String>> {
         let mut arns = HashMap::new();
         let mut next = None;
         loop {

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 /// The kinds of thing a demo creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(super) enum Kind {
     Database,
     Queue,
     Topic,
@@ -37,7 +37,7 @@ impl Kind {
 
 /// One thing a demo created (or was about to), by kind and exact name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Created {
+pub(super) struct Created {
     pub kind: Kind,
     pub name: String,
 }
@@ -50,12 +50,16 @@ const TABLE: &str = "CREATE TABLE IF NOT EXISTS fulfil_demo_namespaces (
     PRIMARY KEY (scope, kind, name))";
 
 /// Creates the table if this server has none yet.
-pub async fn ensure(admin: &PgPool) -> Result<(), sqlx::Error> {
+pub(super) async fn ensure(admin: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query(TABLE).execute(admin).await.map(|_| ())
 }
 
 /// Records `created` under `scope` (`demo` for `fulfil demo`).
-pub async fn record(admin: &PgPool, scope: &str, created: &[Created]) -> Result<(), sqlx::Error> {
+pub(super) async fn record(
+    admin: &PgPool,
+    scope: &str,
+    created: &[Created],
+) -> Result<(), sqlx::Error> {
     let kinds: Vec<&str> = created.iter().map(|c| c.kind.as_str()).collect();
     let names: Vec<&str> = created.iter().map(|c| c.name.as_str()).collect();
     sqlx::query(
@@ -72,7 +76,7 @@ pub async fn record(admin: &PgPool, scope: &str, created: &[Created]) -> Result<
 }
 
 /// Everything recorded under `scope`, databases first.
-pub async fn recorded(admin: &PgPool, scope: &str) -> Result<Vec<Created>, sqlx::Error> {
+pub(super) async fn recorded(admin: &PgPool, scope: &str) -> Result<Vec<Created>, sqlx::Error> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT kind, name FROM fulfil_demo_namespaces WHERE scope = $1")
             .bind(scope)
@@ -92,7 +96,7 @@ pub async fn recorded(admin: &PgPool, scope: &str) -> Result<Vec<Created>, sqlx:
 }
 
 /// Forgets one record, once what it names is gone.
-pub async fn forget(admin: &PgPool, scope: &str, gone: &Created) -> Result<(), sqlx::Error> {
+pub(super) async fn forget(admin: &PgPool, scope: &str, gone: &Created) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM fulfil_demo_namespaces WHERE scope = $1 AND kind = $2 AND name = $3")
         .bind(scope)
         .bind(gone.kind.as_str())

@@ -52,7 +52,7 @@ impl DemoSummary {
 }
 
 /// The counts half of the summary, from the write database.
-pub async fn summarise(write: &PgPool) -> anyhow::Result<DemoSummary> {
+pub(super) async fn summarise(write: &PgPool) -> anyhow::Result<DemoSummary> {
     let rows: Vec<(String, Option<String>, i64)> =
         sqlx::query_as("SELECT status, reason, count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2")
             .fetch_all(write)

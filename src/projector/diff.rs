@@ -66,7 +66,7 @@ impl fmt::Display for Difference {
 }
 
 /// Every difference between `expected` and `actual`, orders first, each table by id.
-pub fn compare(expected: &ReadModel, actual: &ReadModel) -> Vec<Difference> {
+pub(super) fn compare(expected: &ReadModel, actual: &ReadModel) -> Vec<Difference> {
     let mut out = table("order", &expected.orders, &actual.orders, order_fields);
     out.extend(table(
         "product",

@@ -20,7 +20,7 @@ use super::RelayStep;
 /// How long rows wait for a running step before a step starts beside it: about twice a
 /// usual step (claim, one `PublishBatch`, mark: 40–60 ms on a loaded LocalStack), so a
 /// trickle still gathers into full calls and only a stalled call is overtaken.
-pub const PATIENCE: Duration = Duration::from_millis(150);
+pub(super) const PATIENCE: Duration = Duration::from_millis(150);
 
 /// What the relay wants started, and the most steps that may run at once.
 #[derive(Debug, Clone)]

@@ -65,7 +65,7 @@ impl<T> Default for Queue<T> {
 }
 
 impl<T> Queue<T> {
-    pub fn push(&mut self, products: BTreeSet<String>, item: T) {
+    pub(super) fn push(&mut self, products: BTreeSet<String>, item: T) {
         self.waiting.push_back(Waiting { products, item });
     }
 
@@ -73,7 +73,7 @@ impl<T> Queue<T> {
     /// one waits for another process's lock); beside one that commits only once enough
     /// commands wait to be worth a commit of their own (otherwise they collect for the next
     /// unit, which makes commits fuller and fewer: group commit).
-    pub fn has_room(&self, limits: &GroupLimits) -> bool {
+    pub(super) fn has_room(&self, limits: &GroupLimits) -> bool {
         if self.running >= limits.max_units {
             return false;
         }
@@ -81,12 +81,12 @@ impl<T> Queue<T> {
     }
 
     /// A running unit now waits for a lock held elsewhere (until [`Queue::unstall`]).
-    pub fn stall(&mut self) {
+    pub(super) fn stall(&mut self) {
         self.stalled += 1;
     }
 
     /// The stalled unit has its lock (or gave up): it counts as committing again.
-    pub fn unstall(&mut self) {
+    pub(super) fn unstall(&mut self) {
         self.stalled = self.stalled.saturating_sub(1);
     }
 
@@ -95,7 +95,7 @@ impl<T> Queue<T> {
     /// one on the same product), up to `max` commands. With `within`, only commands whose
     /// products all lie inside it (a kept lease's products) are taken. The unit's products
     /// are busy until [`Queue::finish`].
-    pub fn take_unit(&mut self, max: usize, within: Option<&BTreeSet<String>>) -> Unit<T> {
+    pub(super) fn take_unit(&mut self, max: usize, within: Option<&BTreeSet<String>>) -> Unit<T> {
         let mut blocked: HashSet<String> = self.busy.clone();
         let mut unit = Unit::default();
         let mut left = VecDeque::with_capacity(self.waiting.len());
@@ -119,7 +119,7 @@ impl<T> Queue<T> {
     }
 
     /// A unit has committed (or given up): its products are free again.
-    pub fn finish(&mut self, products: &BTreeSet<String>) {
+    pub(super) fn finish(&mut self, products: &BTreeSet<String>) {
         for p in products {
             self.busy.remove(p);
         }
@@ -128,7 +128,7 @@ impl<T> Queue<T> {
 
     /// Whether every one of `products` has a command waiting: only then is a lease on them
     /// worth keeping into the next unit.
-    pub fn wanted(&self, products: &BTreeSet<String>) -> bool {
+    pub(super) fn wanted(&self, products: &BTreeSet<String>) -> bool {
         products
             .iter()
             .all(|p| self.waiting.iter().any(|w| w.products.contains(p)))

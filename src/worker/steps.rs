@@ -11,7 +11,7 @@ pub(super) struct Steps {
 }
 
 impl Steps {
-    pub fn start() -> Self {
+    pub(super) fn start() -> Self {
         Self {
             last: Instant::now(),
             laps: Vec::with_capacity(12),
@@ -19,14 +19,14 @@ impl Steps {
     }
 
     /// Ends step `name` now.
-    pub fn lap(&mut self, name: &'static str) {
+    pub(super) fn lap(&mut self, name: &'static str) {
         let now = Instant::now();
         self.laps.push((name, now - self.last));
         self.last = now;
     }
 
     /// Records every lap; `commands` is the unit's size.
-    pub fn finish(self, commands: usize) {
+    pub(super) fn finish(self, commands: usize) {
         for (step, took) in &self.laps {
             metrics::histogram!("fulfil_unit_step_seconds", "step" => *step)
                 .record(took.as_secs_f64());

@@ -34,12 +34,12 @@ pub(super) struct Lease {
 }
 
 impl Lease {
-    pub fn products(&self) -> BTreeSet<String> {
+    pub(super) fn products(&self) -> BTreeSet<String> {
         self.locks.product_ids().map(str::to_owned).collect()
     }
 
     /// Usable for a unit over `products`: still ours, and it covers them all.
-    pub fn covers(&self, products: &BTreeSet<String>) -> bool {
+    pub(super) fn covers(&self, products: &BTreeSet<String>) -> bool {
         !self.locks.is_lost() && products.iter().all(|p| self.locks.fence(p).is_some())
     }
 }
@@ -51,7 +51,7 @@ pub(super) struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(limits: GroupLimits) -> Self {
+    pub(super) fn new(limits: GroupLimits) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
             limits,

@@ -22,14 +22,14 @@ use crate::bench::workload::{Generated, Group};
 use crate::bench::{BenchEnv, BenchError};
 use crate::worker::GroupFigures;
 
-pub struct BareLoop {
+pub(crate) struct BareLoop {
     pool: PgPool,
     prefix: String,
     mutex: RedisMutex,
 }
 
 impl BareLoop {
-    pub fn new(env: &BenchEnv) -> Self {
+    pub(crate) fn new(env: &BenchEnv) -> Self {
         Self {
             pool: env.pool.clone(),
             prefix: env.key_prefix.clone(),
@@ -37,16 +37,16 @@ impl BareLoop {
         }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
+    pub(crate) async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
         tables::seed_stock(&self.pool, CEILING, generated).await
     }
 
     /// Every group of `size` in `loops` concurrent loops; one latency per order (its group's).
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         generated: &Generated,
         size: usize,

@@ -8,27 +8,27 @@ use super::tables;
 use crate::bench::workload::{Generated, Order};
 use crate::bench::{BenchEnv, BenchError};
 
-pub struct ForUpdate {
+pub(crate) struct ForUpdate {
     pool: PgPool,
 }
 
 impl ForUpdate {
-    pub fn new(env: &BenchEnv) -> Self {
+    pub(crate) fn new(env: &BenchEnv) -> Self {
         Self {
             pool: env.pool.clone(),
         }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
+    pub(crate) async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
         tables::seed_stock(&self.pool, tables::BASELINES, generated).await
     }
 
     /// BEGIN; SELECT … FOR UPDATE; UPDATE (if served); INSERT the order; COMMIT.
-    pub async fn place(&self, order: &Order) -> Result<(), BenchError> {
+    pub(crate) async fn place(&self, order: &Order) -> Result<(), BenchError> {
         let err = || BenchError::db(format!("(b) order {}", order.order_id));
         let mut tx = self.pool.begin().await.map_err(err())?;
         let available: i64 = sqlx::query_scalar(
@@ -53,7 +53,7 @@ impl ForUpdate {
 }
 
 /// The order row, confirmed or rejected (both paths record rejections, like ours does).
-pub async fn insert_order(
+pub(super) async fn insert_order(
     conn: &mut sqlx::PgConnection,
     order: &Order,
     served: bool,

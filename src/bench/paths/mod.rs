@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use tables::create_tables;
+pub(super) use tables::create_tables;
 
 use super::check::Tally;
 use super::driver::{drive, Timed};
@@ -54,7 +54,7 @@ impl Path {
 }
 
 /// A path fed by the driver's receivers.
-pub enum Driven {
+pub(super) enum Driven {
     Ours(ours::Ours),
     Redisson(redisson::Redisson),
     ForUpdate(for_update::ForUpdate),
@@ -62,7 +62,7 @@ pub enum Driven {
 
 impl Driven {
     /// Orders a receiver hands over at once: an SQS receive, or one order.
-    pub fn batch_size(&self) -> usize {
+    pub(super) fn batch_size(&self) -> usize {
         match self {
             Self::Ours(_) => 10,
             Self::Redisson(_) | Self::ForUpdate(_) => 1,
@@ -70,7 +70,7 @@ impl Driven {
     }
 
     /// Decides and records `orders` (at most `batch_size`).
-    pub async fn handle(&self, orders: &[Order]) -> Result<(), BenchError> {
+    pub(super) async fn handle(&self, orders: &[Order]) -> Result<(), BenchError> {
         match self {
             Self::Ours(o) => o.handle(orders).await,
             Self::Redisson(r) => {
@@ -90,7 +90,7 @@ impl Driven {
 }
 
 /// A path ready to run: its adapters, built once per bench.
-pub enum Contender {
+pub(super) enum Contender {
     Driven(Arc<Driven>),
     Ceiling(bare_loop::BareLoop),
 }
@@ -105,7 +105,7 @@ pub struct Measured {
 }
 
 impl Contender {
-    pub fn new(path: Path, env: &BenchEnv) -> Self {
+    pub(super) fn new(path: Path, env: &BenchEnv) -> Self {
         let driven = |d| Self::Driven(Arc::new(d));
         match path {
             Path::Ours => driven(Driven::Ours(ours::Ours::new(env))),
@@ -116,7 +116,7 @@ impl Contender {
     }
 
     /// Creates the run's products with their stock (untimed).
-    pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
+    pub(super) async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
         match self {
             Self::Driven(d) => match d.as_ref() {
                 Driven::Ours(o) => o.prepare(generated).await,
@@ -129,7 +129,7 @@ impl Contender {
 
     /// Decides every order of `generated` with `receivers` concurrent receivers (the ceiling:
     /// as many loops, groups of `group_size`), timed.
-    pub async fn run(
+    pub(super) async fn run(
         &self,
         generated: &Generated,
         receivers: usize,
@@ -159,14 +159,18 @@ impl Contender {
 
     /// Units each product must have confirmed after a run of `generated`: the ceiling
     /// serves or refuses whole groups of `group_size`, the others decide order by order.
-    pub fn expected(&self, generated: &Generated, group_size: usize) -> BTreeMap<String, i64> {
+    pub(super) fn expected(
+        &self,
+        generated: &Generated,
+        group_size: usize,
+    ) -> BTreeMap<String, i64> {
         match self {
             Self::Ceiling(_) => generated.expected_confirmed_in_groups(group_size),
             Self::Driven(_) => generated.expected_confirmed(),
         }
     }
 
-    pub async fn tally(&self, generated: &Generated) -> Result<Tally, BenchError> {
+    pub(super) async fn tally(&self, generated: &Generated) -> Result<Tally, BenchError> {
         match self {
             Self::Driven(d) => match d.as_ref() {
                 Driven::Ours(o) => o.tally(generated).await,

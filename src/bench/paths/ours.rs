@@ -21,7 +21,7 @@ use crate::worker::{Fate, GroupFigures, Incoming, Worker, WorkerError, WorkerSet
 /// Redeliveries of one batch before the bench gives up on it.
 const MAX_REDELIVERIES: u32 = 50;
 
-pub struct Ours {
+pub(crate) struct Ours {
     worker: Worker,
     pool: PgPool,
     retries: AtomicU64,
@@ -29,7 +29,7 @@ pub struct Ours {
 
 impl Ours {
     /// The worker as `fulfil worker` builds it, with default lock settings.
-    pub fn new(env: &BenchEnv) -> Self {
+    pub(crate) fn new(env: &BenchEnv) -> Self {
         let lock_config = LockConfig {
             key_prefix: env.key_prefix.clone(),
             ..LockConfig::default()
@@ -44,17 +44,17 @@ impl Ours {
         }
     }
 
-    pub fn take_retries(&self) -> u64 {
+    pub(crate) fn take_retries(&self) -> u64 {
         self.retries.swap(0, Ordering::Relaxed)
     }
 
     /// Commands per commit and lock rounds since the last call.
-    pub fn take_group_figures(&self) -> GroupFigures {
+    pub(crate) fn take_group_figures(&self) -> GroupFigures {
         self.worker.take_group_figures()
     }
 
     /// One Restock per product, through the same path, in batches of 10.
-    pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
+    pub(crate) async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
         let bodies: Vec<Incoming> = generated
             .products
             .iter()
@@ -65,7 +65,7 @@ impl Ours {
             .await
     }
 
-    pub async fn handle(&self, orders: &[Order]) -> Result<(), BenchError> {
+    pub(crate) async fn handle(&self, orders: &[Order]) -> Result<(), BenchError> {
         let batch: Vec<Incoming> = orders
             .iter()
             .map(|o| incoming(&o.order_id, o.body.clone()))
@@ -89,7 +89,7 @@ impl Ours {
         )))
     }
 
-    pub async fn tally(&self, generated: &Generated) -> Result<Tally, BenchError> {
+    pub(crate) async fn tally(&self, generated: &Generated) -> Result<Tally, BenchError> {
         let available: Vec<(String, i64)> =
             sqlx::query_as("SELECT product_id, available FROM products WHERE product_id = ANY($1)")
                 .bind(&generated.products)

@@ -26,7 +26,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 "#;
 
-pub struct RedisMutex {
+pub(super) struct RedisMutex {
     redis: ConnectionManager,
     unlock: redis::Script,
     /// Which path's lock, for error messages.
@@ -36,7 +36,7 @@ pub struct RedisMutex {
 }
 
 impl RedisMutex {
-    pub fn new(redis: ConnectionManager, path: &'static str) -> Self {
+    pub(super) fn new(redis: ConnectionManager, path: &'static str) -> Self {
         Self {
             redis,
             unlock: redis::Script::new(UNLOCK),
@@ -46,7 +46,7 @@ impl RedisMutex {
     }
 
     /// Runs `work` holding `key`; the lock is released whatever `work` returned.
-    pub async fn with_lock<T>(
+    pub(super) async fn with_lock<T>(
         &self,
         key: &str,
         work: impl Future<Output = Result<T, BenchError>>,

@@ -11,7 +11,7 @@ use super::{for_update::insert_order, tables};
 use crate::bench::workload::{Generated, Order};
 use crate::bench::{BenchEnv, BenchError};
 
-pub struct Redisson {
+pub(crate) struct Redisson {
     pool: PgPool,
     redis: ConnectionManager,
     prefix: String,
@@ -19,7 +19,7 @@ pub struct Redisson {
 }
 
 impl Redisson {
-    pub fn new(env: &BenchEnv) -> Self {
+    pub(crate) fn new(env: &BenchEnv) -> Self {
         Self {
             pool: env.pool.clone(),
             redis: env.redis.clone(),
@@ -28,7 +28,7 @@ impl Redisson {
         }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
 
@@ -41,7 +41,7 @@ impl Redisson {
     }
 
     /// Stock rows, and the cache filled as the seed's restock would have left it.
-    pub async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
+    pub(crate) async fn prepare(&self, generated: &Generated) -> Result<(), BenchError> {
         tables::seed_stock(&self.pool, tables::BASELINES, generated).await?;
         for chunk in generated.products.chunks(500) {
             let mut cmd = redis::cmd("MSET");
@@ -56,7 +56,7 @@ impl Redisson {
         Ok(())
     }
 
-    pub async fn place(&self, order: &Order) -> Result<(), BenchError> {
+    pub(crate) async fn place(&self, order: &Order) -> Result<(), BenchError> {
         let key = self.lock_key(&order.product_id);
         self.mutex.with_lock(&key, self.under_lock(order)).await
     }

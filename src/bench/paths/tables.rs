@@ -13,22 +13,22 @@ use crate::bench::BenchError;
 
 /// A stock table and an orders table of the same shape.
 #[derive(Debug, Clone, Copy)]
-pub struct Tables {
+pub(super) struct Tables {
     pub stock: &'static str,
     pub orders: &'static str,
 }
 
-pub const BASELINES: Tables = Tables {
+pub(super) const BASELINES: Tables = Tables {
     stock: "bench_stock",
     orders: "bench_orders",
 };
 
-pub const CEILING: Tables = Tables {
+pub(super) const CEILING: Tables = Tables {
     stock: "ceiling_stock",
     orders: "ceiling_orders",
 };
 
-pub async fn create_tables(pool: &PgPool) -> Result<(), BenchError> {
+pub(crate) async fn create_tables(pool: &PgPool) -> Result<(), BenchError> {
     for tables in [BASELINES, CEILING] {
         let ddl = [
             format!(
@@ -52,7 +52,7 @@ pub async fn create_tables(pool: &PgPool) -> Result<(), BenchError> {
 }
 
 /// One stock row per product of the run.
-pub async fn seed_stock(
+pub(super) async fn seed_stock(
     pool: &PgPool,
     tables: Tables,
     generated: &Generated,
@@ -72,7 +72,7 @@ pub async fn seed_stock(
 
 type Counted = (String, String, i64, i64);
 
-pub async fn tally(
+pub(super) async fn tally(
     pool: &PgPool,
     tables: Tables,
     generated: &Generated,
@@ -99,7 +99,7 @@ pub async fn tally(
     Ok(into_tally(available, orders))
 }
 
-pub fn into_tally(available: Vec<(String, i64)>, orders: Vec<Counted>) -> Tally {
+pub(super) fn into_tally(available: Vec<(String, i64)>, orders: Vec<Counted>) -> Tally {
     Tally {
         available: available.into_iter().collect(),
         orders: orders
