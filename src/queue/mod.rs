@@ -7,6 +7,7 @@ pub mod dlq;
 pub mod error;
 pub mod move_task;
 pub mod publisher;
+pub(crate) mod sns_batch;
 pub mod topology;
 
 pub use client::AwsClients;

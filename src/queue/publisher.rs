@@ -4,9 +4,9 @@
 //! Each command starts a trace of its own, sent as the `traceparent` attribute (see
 //! [`crate::trace`]).
 
-use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use futures::{stream, StreamExt};
 
+use super::sns_batch::{publish_batch, Entry, MAX_ENTRIES};
 use super::{AwsClients, QueueError};
 use crate::contract::Envelope;
 
@@ -72,9 +72,9 @@ impl CommandPublisher {
         progress: impl Fn(usize),
     ) -> Result<PublishReport, QueueError> {
         let chunks: Vec<(usize, &[Outgoing])> = messages
-            .chunks(10)
+            .chunks(MAX_ENTRIES)
             .enumerate()
-            .map(|(i, c)| (i * 10, c))
+            .map(|(i, c)| (i * MAX_ENTRIES, c))
             .collect();
         let mut calls = stream::iter(chunks)
             .map(|(offset, chunk)| self.publish_chunk(offset, chunk))
@@ -94,29 +94,18 @@ impl CommandPublisher {
         offset: usize,
         chunk: &[Outgoing],
     ) -> Result<PublishReport, QueueError> {
-        let entries: Vec<PublishBatchRequestEntry> = chunk
+        let entries: Vec<Entry<'_>> = chunk
             .iter()
             .enumerate()
             .map(|(i, m)| self.entry(offset + i, m))
-            .collect::<Result<_, _>>()?;
-        let call = self
-            .aws
-            .sns
-            .publish_batch()
-            .topic_arn(&self.topic_arn)
-            .set_publish_batch_request_entries(Some(entries));
-        let out = call
-            .send()
-            .await
-            .map_err(|e| QueueError::aws("PublishBatch", &self.topic_arn, &self.aws.endpoint, e))?;
-        let failed: Vec<(usize, String)> = out
-            .failed()
-            .iter()
-            .map(|f| {
-                (
-                    f.id().trim_start_matches('m').parse().unwrap_or(offset),
-                    f.message().unwrap_or(f.code()).to_owned(),
-                )
+            .collect();
+        let sns = &self.aws.sns;
+        let refused = publish_batch(sns, &self.topic_arn, &self.aws.endpoint, &entries).await?;
+        let failed: Vec<(usize, String)> = refused
+            .into_iter()
+            .map(|r| {
+                let index = r.id.trim_start_matches('m').parse().unwrap_or(offset);
+                (index, r.message.unwrap_or(r.code))
             })
             .collect();
         Ok(PublishReport {
@@ -125,31 +114,20 @@ impl CommandPublisher {
         })
     }
 
-    fn entry(&self, index: usize, m: &Outgoing) -> Result<PublishBatchRequestEntry, QueueError> {
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&m.command_type)
-            .build();
-        let invalid = |e: aws_sdk_sns::error::BuildError| QueueError::Topology {
-            resource: self.topic_arn.clone(),
-            problem: e.to_string(),
-        };
-        let mut entry = PublishBatchRequestEntry::builder()
-            .id(format!("m{index}"))
-            .message(&m.body)
-            .message_attributes("command_type", attribute.map_err(invalid)?);
+    /// The `command_type` attribute always, `traceparent` when traced; on FIFO topics the
+    /// contract's group and deduplication ids.
+    fn entry<'m>(&self, index: usize, m: &'m Outgoing) -> Entry<'m> {
+        let mut attributes = vec![("command_type", m.command_type.as_str())];
         if let Some(traceparent) = &m.traceparent {
-            let value = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(traceparent)
-                .build();
-            entry = entry.message_attributes(crate::trace::ATTRIBUTE, value.map_err(invalid)?);
+            attributes.push((crate::trace::ATTRIBUTE, traceparent.as_str()));
         }
-        if self.fifo {
-            entry = entry
-                .message_group_id(&m.group_id)
-                .message_deduplication_id(&m.dedup_id);
+        Entry {
+            id: format!("m{index}"),
+            body: &m.body,
+            attributes,
+            fifo: self
+                .fifo
+                .then_some((m.group_id.as_str(), m.dedup_id.as_str())),
         }
-        entry.build().map_err(invalid)
     }
 }

@@ -10,13 +10,8 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
-
 use super::{OutboxRow, RelayError};
-use crate::queue::QueueError;
-
-/// SNS's limit on entries per `PublishBatch`.
-const MAX_ENTRIES: usize = 10;
+use crate::queue::sns_batch::{publish_batch, Entry, Refused, MAX_ENTRIES};
 /// SNS's limit on a whole `PublishBatch` is 256 KiB; the rest is room for attributes.
 const MAX_BATCH_BYTES: usize = 250 * 1024;
 
@@ -156,84 +151,54 @@ async fn send(
     fifo: bool,
     batch: &[&OutboxRow],
 ) -> Result<HashSet<i64>, RelayError> {
-    let fail = |source| RelayError::Publish {
-        topic_arn: topic_arn.to_owned(),
-        source,
-    };
-    let entries = batch
+    let fifo_ids: Vec<(String, String)> = batch
         .iter()
-        .map(|row| entry(row, fifo))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            fail(QueueError::Topology {
-                resource: format!("topic {topic_arn}"),
-                problem: format!("cannot build a PublishBatch entry: {e}"),
-            })
-        })?;
-    let call = sns
-        .publish_batch()
-        .topic_arn(topic_arn)
-        .set_publish_batch_request_entries(Some(entries));
+        .map(|r| (r.aggregate_key(), r.event_id.to_string()))
+        .collect();
+    let entries: Vec<Entry<'_>> = batch
+        .iter()
+        .zip(&fifo_ids)
+        .map(|(row, (group, dedup))| entry(row, fifo.then_some((group, dedup))))
+        .collect();
     let started = std::time::Instant::now();
-    let sent = call.send().await;
+    let sent = publish_batch(sns, topic_arn, &endpoint(sns), &entries).await;
     metrics::histogram!("fulfil_relay_publish_call_seconds")
         .record(started.elapsed().as_secs_f64());
-    let out = sent.map_err(|e| {
-        fail(QueueError::aws(
-            "PublishBatch",
-            topic_arn,
-            &endpoint(sns),
-            e,
-        ))
+    let refused = sent.map_err(|source| RelayError::Publish {
+        topic_arn: topic_arn.to_owned(),
+        source,
     })?;
-    Ok(refused_ids(topic_arn, out.failed()))
+    Ok(refused_ids(topic_arn, &refused))
 }
 
-fn refused_ids(
-    topic_arn: &str,
-    failed: &[aws_sdk_sns::types::BatchResultErrorEntry],
-) -> HashSet<i64> {
-    for f in failed {
+fn refused_ids(topic_arn: &str, refused: &[Refused]) -> HashSet<i64> {
+    for r in refused {
         tracing::warn!(
             topic = topic_arn,
-            outbox_id = f.id(),
-            code = f.code(),
-            message = f.message(),
-            sender_fault = f.sender_fault(),
+            outbox_id = r.id,
+            code = r.code,
+            message = r.message,
+            sender_fault = r.sender_fault,
             "SNS refused an event; it stays unpublished and is tried again"
         );
     }
-    failed.iter().filter_map(|f| f.id().parse().ok()).collect()
+    refused.iter().filter_map(|r| r.id.parse().ok()).collect()
 }
 
 /// Body = the payload as stored; `event_type` as an attribute so subscribers can filter,
 /// and the causing command's `traceparent` when it was traced; on FIFO one group per
 /// aggregate (its order) and the event id as deduplication id.
-fn entry(
-    row: &OutboxRow,
-    fifo: bool,
-) -> Result<PublishBatchRequestEntry, aws_sdk_sns::error::BuildError> {
-    let event_type = MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(&row.event_type)
-        .build()?;
-    let mut entry = PublishBatchRequestEntry::builder()
-        .id(row.id.to_string())
-        .message(&row.payload)
-        .message_attributes("event_type", event_type);
+fn entry<'r>(row: &'r OutboxRow, fifo: Option<(&'r String, &'r String)>) -> Entry<'r> {
+    let mut attributes = vec![("event_type", row.event_type.as_str())];
     if let Some(traceparent) = &row.traceparent {
-        let value = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(traceparent)
-            .build()?;
-        entry = entry.message_attributes(crate::trace::ATTRIBUTE, value);
+        attributes.push((crate::trace::ATTRIBUTE, traceparent.as_str()));
     }
-    if fifo {
-        entry = entry
-            .message_group_id(row.aggregate_key())
-            .message_deduplication_id(row.event_id.to_string());
+    Entry {
+        id: row.id.to_string(),
+        body: &row.payload,
+        attributes,
+        fifo: fifo.map(|(group, dedup)| (group.as_str(), dedup.as_str())),
     }
-    entry.build()
 }
 
 /// Where the calls go, for error messages (the client does not expose its endpoint).
