@@ -69,8 +69,9 @@ const CALLS: &[(&str, &str, &str)] = &[
         "src/queue/consumer/dead_letter.rs",
         "get_queue_url",
     ),
-    // The relay is given the topic's ARN (FULFIL_EVENTS_TOPIC_ARN), so it only publishes.
-    ("relay", "src/relay/publish.rs", "publish_batch"),
+    // The relay is given the topic's ARN (FULFIL_EVENTS_TOPIC_ARN), so it only publishes,
+    // through the one batch call it shares with the operator's `fulfil publish`.
+    ("relay", "src/queue/sns_batch.rs", "publish_batch"),
     // `fulfil setup` as the one-off migrate task: look-ups only (see the IAM module).
     ("migrate", "src/queue/topology.rs", "list_topics"),
     (
