@@ -125,9 +125,7 @@ impl CommandPublisher {
             id: format!("m{index}"),
             body: &m.body,
             attributes,
-            fifo: self
-                .fifo
-                .then_some((m.group_id.as_str(), m.dedup_id.as_str())),
+            fifo: self.fifo.then(|| (m.group_id.clone(), m.dedup_id.clone())),
         }
     }
 }

@@ -19,8 +19,9 @@ pub(crate) struct Entry<'a> {
     pub body: &'a str,
     /// String message attributes, by name.
     pub attributes: Vec<(&'static str, &'a str)>,
-    /// On FIFO topics: `(MessageGroupId, MessageDeduplicationId)`.
-    pub fifo: Option<(&'a str, &'a str)>,
+    /// On FIFO topics: `(MessageGroupId, MessageDeduplicationId)` (owned: the relay
+    /// derives them per row, and the SDK's builder copies them all the same).
+    pub fifo: Option<(String, String)>,
 }
 
 /// An entry SNS did not take, as SNS reported it.
@@ -70,7 +71,7 @@ fn build(entry: &Entry<'_>) -> Result<PublishBatchRequestEntry, aws_sdk_sns::err
             .build()?;
         built = built.message_attributes(*name, value);
     }
-    if let Some((group_id, dedup_id)) = entry.fifo {
+    if let Some((group_id, dedup_id)) = &entry.fifo {
         built = built
             .message_group_id(group_id)
             .message_deduplication_id(dedup_id);
@@ -91,12 +92,12 @@ fn refused(f: &aws_sdk_sns::types::BatchResultErrorEntry) -> Refused {
 mod tests {
     use super::*;
 
-    fn entry<'a>(fifo: Option<(&'a str, &'a str)>) -> Entry<'a> {
+    fn entry(fifo: Option<(&str, &str)>) -> Entry<'static> {
         Entry {
             id: "7".into(),
             body: r#"{"a":1}"#,
             attributes: vec![("event_type", "StockChanged"), ("traceparent", "00-x")],
-            fifo,
+            fifo: fifo.map(|(g, d)| (g.to_owned(), d.to_owned())),
         }
     }
 

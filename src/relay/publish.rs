@@ -151,15 +151,7 @@ async fn send(
     fifo: bool,
     batch: &[&OutboxRow],
 ) -> Result<HashSet<i64>, RelayError> {
-    let fifo_ids: Vec<(String, String)> = batch
-        .iter()
-        .map(|r| (r.aggregate_key(), r.event_id.to_string()))
-        .collect();
-    let entries: Vec<Entry<'_>> = batch
-        .iter()
-        .zip(&fifo_ids)
-        .map(|(row, (group, dedup))| entry(row, fifo.then_some((group, dedup))))
-        .collect();
+    let entries: Vec<Entry<'_>> = batch.iter().map(|row| entry(row, fifo)).collect();
     let started = std::time::Instant::now();
     let sent = publish_batch(sns, topic_arn, &endpoint(sns), &entries).await;
     metrics::histogram!("fulfil_relay_publish_call_seconds")
@@ -188,7 +180,7 @@ fn refused_ids(topic_arn: &str, refused: &[Refused]) -> HashSet<i64> {
 /// Body = the payload as stored; `event_type` as an attribute so subscribers can filter,
 /// and the causing command's `traceparent` when it was traced; on FIFO one group per
 /// aggregate (its order) and the event id as deduplication id.
-fn entry<'r>(row: &'r OutboxRow, fifo: Option<(&'r String, &'r String)>) -> Entry<'r> {
+fn entry(row: &OutboxRow, fifo: bool) -> Entry<'_> {
     let mut attributes = vec![("event_type", row.event_type.as_str())];
     if let Some(traceparent) = &row.traceparent {
         attributes.push((crate::trace::ATTRIBUTE, traceparent.as_str()));
@@ -197,7 +189,7 @@ fn entry<'r>(row: &'r OutboxRow, fifo: Option<(&'r String, &'r String)>) -> Entr
         id: row.id.to_string(),
         body: &row.payload,
         attributes,
-        fifo: fifo.map(|(group, dedup)| (group.as_str(), dedup.as_str())),
+        fifo: fifo.then(|| (row.aggregate_key(), row.event_id.to_string())),
     }
 }
 
