@@ -721,37 +721,6 @@ impl RunArgs {
     }
 }
 
-/// `fulfil check`: the invariant checker over both databases and both DLQs.
-#[derive(Debug, Clone, Args)]
-pub struct CheckArgs {
-    /// JSON Lines of every body published, repeats included: a line holding a JSON string is
-    /// that body, any other line is the body itself.
-    #[arg(long)]
-    pub published: std::path::PathBuf,
-    /// Print the report as JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    #[command(flatten)]
-    pub topology: TopologyArgs,
-    #[command(flatten)]
-    pub write_db: WriteDbArgs,
-    #[command(flatten)]
-    pub read_db: ReadDbArgs,
-}
-
-impl CheckArgs {
-    pub fn into_settings(&self) -> Result<crate::check::CheckSettings, ConfigError> {
-        Ok(crate::check::CheckSettings {
-            write_database_url: self.write_db.into_settings()?,
-            read_database_url: self.read_db.into_settings()?,
-            aws: self.aws.into_settings()?,
-            topology: self.topology.into_settings()?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;

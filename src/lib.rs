@@ -13,13 +13,10 @@
 
 pub mod admin;
 pub mod api;
-pub mod bench;
-pub mod check;
 pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod db;
-pub mod demo;
 pub mod domain;
 pub mod failpoint;
 pub mod lambda;
@@ -31,7 +28,6 @@ pub mod queue;
 pub mod redis_fault;
 pub mod relay;
 pub mod run;
-pub mod scenario;
 pub mod setup;
 pub mod shutdown;
 pub mod stock_cache;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fulfil::cli::{
-    ApiArgs, AwsArgs, BothDbArgs, CheckArgs, DlqCommand, Format, ProjectorArgs, PruneOnceArgs,
-    RelayArgs, RunArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs,
+    ApiArgs, AwsArgs, BothDbArgs, DlqCommand, Format, ProjectorArgs, PruneOnceArgs, RelayArgs,
+    RunArgs, SetupArgs, TopologyArgs, WorkerArgs, WriteDbArgs,
 };
 use fulfil::queue::ChangeKind;
 use fulfil::telemetry::{self, LogFormat};
@@ -29,8 +29,6 @@ struct Cli {
 enum Command {
     /// Create topics, queues, DLQs and subscriptions, and migrate both databases (idempotent).
     Setup(SetupArgs),
-    /// The flash-sale demo: a namespace of its own, `fulfil run`, the seed scenario, a summary.
-    Demo(DemoArgs),
     /// Worker, relay, projector and API in one process (until SIGTERM): the local default.
     Run(RunArgs),
     /// Consume order commands: lock stock, write orders and events (until SIGTERM).
@@ -56,10 +54,6 @@ enum Command {
     Verify(BothDbArgs),
     /// Rebuild the read database from the write database's event log and swap it in.
     Rebuild(BothDbArgs),
-    /// Benchmarks against the real services: our path versus the baselines, worker RSS.
-    Bench(fulfil::bench::BenchArgs),
-    /// Check every invariant against what was published (exit 1 when one is broken).
-    Check(CheckArgs),
     /// Inspect and replay the invalid commands the worker kept.
     #[command(subcommand)]
     Invalid(InvalidCommand),
@@ -102,85 +96,14 @@ struct ReplayArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 struct PublishArgs {
-    #[command(subcommand)]
-    scenario: Option<Scenario>,
     /// JSON Lines of contract-v1 commands; `-` reads stdin.
     #[arg(long)]
-    file: Option<PathBuf>,
+    file: PathBuf,
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
     topology: TopologyArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum Scenario {
-    /// A flash sale: one Restock, then every buyer orders the same product at once.
-    FlashSale(FlashSaleArgs),
-}
-
-#[derive(Debug, Args)]
-struct FlashSaleArgs {
-    #[arg(long, default_value = "pokemon-bread")]
-    product: String,
-    #[arg(long, default_value_t = 1000)]
-    stock: u32,
-    #[arg(long, default_value_t = 1000)]
-    buyers: u32,
-    #[arg(long, default_value_t = 2)]
-    units: u32,
-    /// Share of orders published twice (0.0 to 1.0).
-    #[arg(long, default_value_t = 0.0)]
-    duplicates: f64,
-    /// Invalid messages mixed in.
-    #[arg(long, default_value_t = 0)]
-    invalid: u32,
-    /// Seed for ids, duplicates and order; random when absent.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Do not wait for the restock to be applied before publishing the orders (waiting
-    /// needs FULFIL_WRITE_DATABASE_URL).
-    #[arg(long)]
-    no_wait: bool,
-    #[arg(
-        long = "write-database-url",
-        env = "FULFIL_WRITE_DATABASE_URL",
-        hide_env_values = true
-    )]
-    write_database_url: Option<String>,
-    #[command(flatten)]
-    aws: AwsArgs,
-    #[command(flatten)]
-    topology: TopologyArgs,
-}
-
-#[derive(Debug, Args)]
-struct DemoArgs {
-    #[arg(long, default_value_t = 1000)]
-    buyers: u32,
-    #[arg(long, default_value_t = 1000)]
-    stock: u32,
-    #[arg(long, default_value_t = 2)]
-    units: u32,
-    /// Share of orders published twice.
-    #[arg(long, default_value_t = 0.1)]
-    duplicates: f64,
-    /// Invalid messages mixed in.
-    #[arg(long, default_value_t = 5)]
-    invalid: u32,
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Give up if the pipeline has not drained after this many seconds.
-    #[arg(long, default_value_t = 300)]
-    deadline_secs: u64,
-    #[command(flatten)]
-    aws: AwsArgs,
-    #[command(flatten)]
-    write_db: WriteDbArgs,
-    #[command(flatten)]
-    redis: fulfil::cli::RedisArgs,
 }
 
 #[tokio::main]
@@ -195,17 +118,11 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Setup(args) => setup(args).await,
         Command::Run(args) => run_all(args).await,
-        Command::Demo(args) => demo(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Projector(args) => projector(args).await,
         Command::Verify(args) => verify(args).await,
         Command::Rebuild(args) => rebuild(args).await,
-        Command::Check(args) => check(args).await,
         Command::Healthcheck { ops_addr, url } => healthcheck(&ops_addr, url.as_deref()).await,
-        Command::Publish(PublishArgs {
-            scenario: Some(Scenario::FlashSale(args)),
-            ..
-        }) => flash_sale(args).await,
         Command::Publish(args) => publish_file(args).await,
         Command::Api(args) => api(args).await,
         Command::Relay(args) => relay(args).await,
@@ -217,7 +134,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Invalid(InvalidCommand::Replay(args)) => replay_invalid(args).await,
         Command::Dlq(command) => command.run().await,
         Command::Prune(args) => args.run().await,
-        Command::Bench(args) => bench(args).await,
     }
 }
 
@@ -311,16 +227,6 @@ async fn verify(args: BothDbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Exits 1 when any run's correctness check failed, whatever its speed.
-async fn bench(args: fulfil::bench::BenchArgs) -> anyhow::Result<()> {
-    let report = fulfil::bench::run_cli(args).await.context("bench failed")?;
-    if !report.all_correct() {
-        eprintln!("bench: a run FAILED its correctness check (see the table)");
-        std::process::exit(1);
-    }
-    Ok(())
-}
-
 async fn rebuild(args: BothDbArgs) -> anyhow::Result<()> {
     let (write, read) = args.into_settings()?;
     let report = fulfil::projector::rebuild::rebuild_databases(&write, &read)
@@ -328,25 +234,6 @@ async fn rebuild(args: BothDbArgs) -> anyhow::Result<()> {
         .context("rebuild failed")?;
     for line in report.lines() {
         println!("{line}");
-    }
-    Ok(())
-}
-
-async fn check(args: CheckArgs) -> anyhow::Result<()> {
-    let settings = args.into_settings()?;
-    let path = &args.published;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading --published {}", path.display()))?;
-    let published = fulfil::check::published::parse(&text);
-    let report = fulfil::check::connect_and_run(&settings, &published)
-        .await
-        .context("check failed")?;
-    match args.json {
-        true => println!("{}", serde_json::to_string_pretty(&report)?),
-        false => println!("{report}"),
-    }
-    if !report.is_clean() {
-        std::process::exit(1);
     }
     Ok(())
 }
@@ -399,11 +286,7 @@ async fn replay_invalid(args: ReplayArgs) -> anyhow::Result<()> {
 }
 
 async fn publish_file(args: PublishArgs) -> anyhow::Result<()> {
-    let Some(path) = &args.file else {
-        anyhow::bail!(
-            "say what to publish: --file FILE (or - for stdin), or the flash-sale scenario"
-        )
-    };
+    let path = &args.file;
     let text = match path.to_str() {
         Some("-") => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
         _ => std::fs::read_to_string(path)
@@ -419,67 +302,6 @@ async fn publish_file(args: PublishArgs) -> anyhow::Result<()> {
     let report =
         fulfil::publish::publish_with_progress(&publisher, &messages, "publishing").await?;
     finish(report, bad.len())
-}
-
-async fn flash_sale(args: FlashSaleArgs) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&args.duplicates) {
-        anyhow::bail!(
-            "--duplicates: {} is not between 0.0 and 1.0",
-            args.duplicates
-        );
-    }
-    let sale = fulfil::scenario::FlashSale {
-        product_id: args.product.clone(),
-        stock: args.stock,
-        buyers: args.buyers,
-        units: args.units,
-        duplicates: args.duplicates,
-        invalid: args.invalid,
-        seed: args.seed.unwrap_or_else(rand::random),
-    };
-    let messages = sale.messages();
-    let publisher =
-        fulfil::publish::publisher(&args.aws.into_settings()?, &args.topology.into_settings()?)
-            .await?;
-    let restock = fulfil::publish::publish_with_progress(
-        &publisher,
-        std::slice::from_ref(&messages.restock),
-        "restock",
-    )
-    .await?;
-    wait_for_restock(&args, &messages.restock.dedup_id).await?;
-    let report =
-        fulfil::publish::publish_with_progress(&publisher, &messages.orders, "orders").await?;
-    eprintln!(
-        "flash sale {}: {} buyers x {} units on stock {}; {} duplicates and {} invalid mixed in",
-        args.product, args.buyers, args.units, args.stock, messages.duplicates, messages.invalid
-    );
-    let total = fulfil::queue::publisher::PublishReport {
-        sent: restock.sent + report.sent,
-        failed: restock.failed.into_iter().chain(report.failed).collect(),
-    };
-    finish(total, 0)
-}
-
-async fn wait_for_restock(args: &FlashSaleArgs, command_id: &str) -> anyhow::Result<()> {
-    let url = match (&args.write_database_url, args.no_wait) {
-        (Some(url), false) => fulfil::config::validate_postgres_url(
-            "FULFIL_WRITE_DATABASE_URL (--write-database-url)",
-            url,
-        )?,
-        _ => {
-            eprintln!("not waiting for the restock to be applied: orders decided before it are rejected UNKNOWN_PRODUCT");
-            return Ok(());
-        }
-    };
-    eprintln!("waiting for the restock to be applied ...");
-    if !fulfil::publish::wait_applied(&url, command_id, std::time::Duration::from_secs(120)).await?
-    {
-        anyhow::bail!(
-            "the restock {command_id} was not applied within 120 s: is a worker running?"
-        );
-    }
-    Ok(())
 }
 
 /// Prints the final count; any failure or bad line makes the exit code 1.
@@ -518,28 +340,4 @@ async fn healthcheck(ops_addr: &str, url: Option<&str>) -> anyhow::Result<()> {
         }
         Err(why) => anyhow::bail!("unhealthy: {why}"),
     }
-}
-
-async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let settings = fulfil::demo::DemoSettings {
-        aws: args.aws.into_settings()?,
-        write_database_url: args.write_db.into_settings()?,
-        redis_url: args.redis.into_settings()?,
-        sale: fulfil::scenario::FlashSale {
-            product_id: "pokemon-bread".into(),
-            stock: args.stock,
-            buyers: args.buyers,
-            units: args.units,
-            duplicates: args.duplicates,
-            invalid: args.invalid,
-            seed: args.seed.unwrap_or_else(rand::random),
-        },
-        deadline: std::time::Duration::from_secs(args.deadline_secs),
-    };
-    let summary = fulfil::demo::run(&settings).await.context("demo failed")?;
-    println!("{summary}");
-    if !summary.verified {
-        std::process::exit(1);
-    }
-    Ok(())
 }

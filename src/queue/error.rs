@@ -28,7 +28,7 @@ impl QueueError {
         )
     }
 
-    pub(crate) fn aws<E, R>(
+    pub fn aws<E, R>(
         operation: &'static str,
         resource: &str,
         endpoint: &str,

@@ -3,11 +3,11 @@
 //! case serves exactly half, and the report has every cell. No timing is asserted:
 //! performance is measured by `./dev bench`, not by tests.
 
-use fulfil::bench::report::{Cell, PathResult};
-use fulfil::bench::workload::Shape;
-use fulfil::bench::{Options, Path, Services};
 use fulfil::config;
 use fulfil::db::Database;
+use fulfil_bench::report::{Cell, PathResult};
+use fulfil_bench::workload::Shape;
+use fulfil_bench::{Options, Path, Services};
 
 use crate::harness;
 
@@ -27,7 +27,7 @@ fn services() -> Services {
 async fn the_quick_stock_scenario_decides_every_order_correctly_on_every_path() {
     harness::redis().await;
     let options = Options::new(None, None, true);
-    let stock = fulfil::bench::run_stock(&services(), &options)
+    let stock = fulfil_bench::run_stock(&services(), &options)
         .await
         .expect("the stock scenario runs");
 
@@ -126,7 +126,7 @@ fn check_path(cell: &Cell, path: &PathResult, options: &Options) {
 async fn the_quick_e2e_scenario_runs_every_rate_and_checks_the_pipeline() {
     harness::redis().await;
     let options = Options::new(None, None, true);
-    let report = fulfil::bench::e2e::run(&services(), &options)
+    let report = fulfil_bench::e2e::run(&services(), &options)
         .await
         .expect("the e2e scenario runs");
 

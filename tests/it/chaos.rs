@@ -2,7 +2,7 @@
 //! races, shuffled load, invalid input of every kind, a poisoned command, dependencies down,
 //! processing slower than the visibility timeout, a relay dying between publish and mark,
 //! and the deliberately broken builds the suite must catch. Every scenario ends the same
-//! way: wait for the pipeline to drain, then run the invariant checker (`fulfil::check`)
+//! way: wait for the pipeline to drain, then run the invariant checker (`fulfil_testkit::check`)
 //! over both databases and both DLQs against the list of everything published.
 //!
 //! This file holds what they share: a [`Run`] (a pipeline with its read side, the record of
@@ -31,8 +31,8 @@ mod slow;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fulfil::check::{self, drain::Drained, CheckReport, Planted, Sources};
 use fulfil::db::Database;
+use fulfil_testkit::check::{self, drain::Drained, CheckReport, Planted, Sources};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use fulfil::config::{self, Topology};
 use fulfil::db::Database;
-use fulfil::demo::namespace::{self, Namespace};
-use fulfil::demo::DemoSettings;
 use fulfil::queue::AwsClients;
+use fulfil_demo::namespace::{self, Namespace};
+use fulfil_demo::DemoSettings;
 use sqlx::PgPool;
 
 use crate::harness;
@@ -22,7 +22,7 @@ fn settings() -> DemoSettings {
         )
         .expect("write URL"),
         redis_url: config::validate_redis_url("test", &harness::redis_url()).expect("Redis URL"),
-        sale: fulfil::scenario::FlashSale {
+        sale: fulfil_testkit::scenario::FlashSale {
             product_id: "bread".into(),
             stock: 1,
             buyers: 1,

@@ -56,6 +56,12 @@ pub fn unreachable(service: &str, url: &str, log: PathBuf, err: impl std::fmt::D
     )
 }
 
+/// A tool of the workspace (`fulfil-check`, `fulfil-demo`, `fulfil-bench`), built beside
+/// `fulfil` by `./dev build`; a test that needs one fails loudly when it is missing.
+pub fn tool(name: &str) -> std::path::PathBuf {
+    fulfil_testkit::process::binary(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A short random tag that keeps one test's names apart from every other test's.
 pub fn unique(tag: &str) -> String {
     format!(

@@ -1,5 +1,6 @@
 //! `fulfil publish` as upstream would use it: a file of commands, bad lines reported by
-//! number and not sent, and the flash-sale scenario end to end.
+//! number and not sent; and the demo's flash-sale publisher (`fulfil-demo flash-sale`) end
+//! to end.
 
 use std::process::Command;
 use std::time::Duration;
@@ -8,8 +9,11 @@ use crate::harness::bodies::{place, restock};
 use crate::pipeline::Pipeline;
 
 fn fulfil(p: &Pipeline, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fulfil"))
-        .args(args)
+    run(p, Command::new(env!("CARGO_BIN_EXE_fulfil")).args(args))
+}
+
+fn run(p: &Pipeline, command: &mut Command) -> std::process::Output {
+    command
         .env(
             "FULFIL_WRITE_DATABASE_URL",
             p.settings.write_database_url.expose(),
@@ -20,7 +24,7 @@ fn fulfil(p: &Pipeline, args: &[&str]) -> std::process::Output {
             p.settings.aws.endpoint_url.as_deref().unwrap_or_default(),
         )
         .output()
-        .expect("run fulfil")
+        .expect("run the command")
 }
 
 #[tokio::test]
@@ -69,10 +73,10 @@ async fn the_flash_sale_scenario_ends_with_its_numbers_adding_up() {
     let p = Pipeline::new(true).await;
     let _workers = [p.worker(&[]).await, p.worker(&[]).await];
 
-    let out = fulfil(
+    let demo = crate::harness::tool("fulfil-demo");
+    let out = run(
         &p,
-        &[
-            "publish",
+        Command::new(demo).args([
             "flash-sale",
             "--product",
             "bread",
@@ -88,7 +92,7 @@ async fn the_flash_sale_scenario_ends_with_its_numbers_adding_up() {
             "4",
             "--seed",
             "5",
-        ],
+        ]),
     );
 
     assert!(

@@ -29,6 +29,11 @@ enum To<'a> {
 
 /// `fulfil ARGS` with the databases and Redis as given, bounded by a deadline.
 fn fulfil(args: &[&str], db: To, redis: To) -> Output {
+    program(env!("CARGO_BIN_EXE_fulfil").as_ref(), args, db, redis)
+}
+
+/// `exe ARGS` (fulfil or one of its tools), the same way.
+fn program(exe: &std::path::Path, args: &[&str], db: To, redis: To) -> Output {
     let pg = match db {
         To::Real => harness::database_url(Database::Write),
         To::Nothing(password) => format!("postgres://fulfil:{password}@127.0.0.1:1/fulfil"),
@@ -37,7 +42,7 @@ fn fulfil(args: &[&str], db: To, redis: To) -> Output {
         To::Real => harness::redis_url(),
         To::Nothing(password) => format!("redis://default:{password}@127.0.0.1:1/0"),
     };
-    let child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
+    let child = Command::new(exe)
         .args(args)
         .env("FULFIL_WRITE_DATABASE_URL", &pg)
         .env("FULFIL_READ_DATABASE_URL", &pg)
@@ -74,15 +79,7 @@ fn all_output(out: &Output) -> String {
 
 #[test]
 fn help_never_shows_a_url_from_the_environment() {
-    for role in [
-        "worker",
-        "relay",
-        "projector",
-        "api",
-        "run",
-        "verify",
-        "bench",
-    ] {
+    for role in ["worker", "relay", "projector", "api", "run", "verify"] {
         let out = fulfil(
             &[role, "--help"],
             To::Nothing(PASSWORD),
@@ -94,6 +91,25 @@ fn help_never_shows_a_url_from_the_environment() {
         assert!(
             text.contains("FULFIL_"),
             "{role} --help names its variables"
+        );
+    }
+}
+
+#[test]
+fn no_tool_help_shows_a_url_from_the_environment() {
+    for tool in ["fulfil-bench", "fulfil-check", "fulfil-demo"] {
+        let out = program(
+            &harness::tool(tool),
+            &["--help"],
+            To::Nothing(PASSWORD),
+            To::Nothing(PASSWORD),
+        );
+        let text = all_output(&out);
+        assert!(out.status.success(), "{tool} --help: {text}");
+        assert!(!leaks(&text), "{tool} --help shows the password:\n{text}");
+        assert!(
+            text.contains("FULFIL_"),
+            "{tool} --help names its variables"
         );
     }
 }

@@ -2,7 +2,7 @@
 //! switch, see `src/worker/bugs.rs`), runs the scenario that should catch it, and passes
 //! only if that scenario reports the broken promise.
 
-use fulfil::check::dead_letters::NO_VALID_COMMAND_IN_DLQ;
+use fulfil_testkit::check::dead_letters::NO_VALID_COMMAND_IN_DLQ;
 
 use super::crash::crash_mid_sale;
 use super::duplicates::three_times_and_late;

@@ -1,9 +1,9 @@
-//! `fulfil check --published FILE` as an operator runs it: the report on stdout, exit 0 when
+//! `fulfil-check --published FILE` as the soak and an engineer run it: the report on stdout, exit 0 when
 //! every invariant holds, exit 1 and the broken promise named when one does not.
 
 use std::process::Command;
 
-use fulfil::check::published;
+use fulfil_testkit::check::published;
 
 use super::{sale, Run};
 use crate::harness::{self, bodies::place};
@@ -12,8 +12,7 @@ fn fulfil_check(run: &Run, lines: &[String]) -> (bool, String) {
     let path = std::env::temp_dir().join(format!("{}.jsonl", harness::unique("published")));
     std::fs::write(&path, lines.join("\n")).expect("write the published list");
     let settings = &run.p.settings;
-    let out = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-        .arg("check")
+    let out = Command::new(harness::tool("fulfil-check"))
         .arg("--published")
         .arg(&path)
         .env(
@@ -34,7 +33,7 @@ fn fulfil_check(run: &Run, lines: &[String]) -> (bool, String) {
             (!settings.topology.fifo).to_string(),
         )
         .output()
-        .expect("run fulfil check");
+        .expect("run fulfil-check");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

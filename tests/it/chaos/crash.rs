@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use fulfil::check::CheckReport;
+use fulfil_testkit::check::CheckReport;
 
 use super::{aborted, assert_clean, sale, Run, DRAIN};
 

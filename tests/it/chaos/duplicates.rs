@@ -4,7 +4,7 @@
 //! effect. Restocks, orders and cancels all come three times: a second effect of any of
 //! them breaks the stock arithmetic, the events per change, or the inbox replay.
 
-use fulfil::check::CheckReport;
+use fulfil_testkit::check::CheckReport;
 
 use super::{assert_clean, Run, DRAIN};
 use crate::harness::bodies::{cancel, place, restock};

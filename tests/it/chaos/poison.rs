@@ -6,8 +6,8 @@
 //! only after the poisoned one's last failure (not when its unit is retried command by
 //! command), is not dead-lettered along with it, and confirms the order.
 
-use fulfil::check::dead_letters::NO_VALID_COMMAND_IN_DLQ;
-use fulfil::check::Planted;
+use fulfil_testkit::check::dead_letters::NO_VALID_COMMAND_IN_DLQ;
+use fulfil_testkit::check::Planted;
 
 use super::{assert_clean, sale, Run, DRAIN};
 use crate::harness::{bodies::place, eventually};

@@ -5,7 +5,7 @@
 //! gives the stock back, and the two never both miss each other. And a cancel that comes
 //! long before its order: remembered, never failed into the DLQ.
 
-use fulfil::check::{drain, CheckReport};
+use fulfil_testkit::check::{drain, CheckReport};
 
 use super::{assert_clean, Run, DRAIN};
 use crate::harness::bodies::{cancel, place, restock};
