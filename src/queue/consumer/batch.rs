@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -14,10 +14,7 @@ use tracing::Instrument;
 use super::policy::{self, Backoff};
 use super::stats::Counted;
 use super::{deadline, heartbeat};
-use super::{BatchHandler, Disposition, Message, Outage, Settled, Shared};
-
-/// Indices of the batch's messages already deleted early.
-pub(super) type Deleted = Mutex<BTreeSet<usize>>;
+use super::{BatchHandler, Deleted, Disposition, Message, Outage, Settled, Shared};
 
 /// How a batch's decision phase ended.
 enum Decision {
@@ -248,21 +245,10 @@ async fn retry_later<H>(shared: &Shared<H>, messages: &[&Message]) {
 /// Makes undecided messages visible again at once, so another consumer takes them now
 /// rather than after the visibility timeout.
 async fn release<H>(shared: &Shared<H>, batch: &[Message]) {
-    let released = make_visible(shared, batch, "release on shutdown").await;
+    let released = shared.sqs.make_visible(batch, "release on shutdown").await;
     shared.stats.add(Counted::ReleasedOnShutdown, released);
     tracing::info!(
         released,
         "shutdown: undecided messages returned to the queue"
     );
-}
-
-/// Sets the visibility of `batch` to zero (`purpose` names why, in logs); returns how many
-/// SQS confirmed.
-pub(super) async fn make_visible<H>(
-    shared: &Shared<H>,
-    batch: &[Message],
-    purpose: &'static str,
-) -> usize {
-    let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, 0)).collect();
-    shared.sqs.set_visibility(&changes, purpose).await
 }

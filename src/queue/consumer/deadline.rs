@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::stats::Counted;
-use super::{batch, Message, Shared};
+use super::{Message, Shared};
 
 /// Runs one handler call under the processing deadline; `None` if the deadline came first.
 pub(super) async fn within<H, T>(shared: &Shared<H>, call: impl Future<Output = T>) -> Option<T> {
@@ -35,7 +35,10 @@ pub(super) async fn abandon<H>(shared: &Shared<H>, batch: &[Message]) {
     );
     shared.stats.add(Counted::Abandoned, batch.len());
     metrics::counter!("fulfil_messages_abandoned_total").increment(batch.len() as u64);
-    batch::make_visible(shared, batch, "return after the processing deadline").await;
+    shared
+        .sqs
+        .make_visible(batch, "return after the processing deadline")
+        .await;
 }
 
 /// The `consumer::hang_batch` failpoint (fault tests only): `return` holds every handler

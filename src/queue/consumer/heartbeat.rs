@@ -36,7 +36,7 @@ pub(super) fn period(timeout: Duration) -> Duration {
 pub(super) async fn run<H>(
     shared: &Shared<H>,
     batch: &[Message],
-    deleted: &super::batch::Deleted,
+    deleted: &super::Deleted,
     received: Instant,
 ) -> Infallible {
     let timeout = shared.config.visibility_timeout;
@@ -59,7 +59,7 @@ pub(super) async fn run<H>(
 async fn extend<H>(
     shared: &Shared<H>,
     batch: &[Message],
-    deleted: &super::batch::Deleted,
+    deleted: &super::Deleted,
     timeout: Duration,
 ) {
     let gone = deleted.lock().map(|d| d.clone()).unwrap_or_default();

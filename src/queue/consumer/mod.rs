@@ -31,6 +31,10 @@ use gate::OutageGate;
 use sqs::Sqs;
 pub use stats::ConsumerStats;
 
+/// Indices of a batch's messages already deleted early (the batch settles them, the
+/// heartbeat stops extending them).
+type Deleted = std::sync::Mutex<std::collections::BTreeSet<usize>>;
+
 /// One received message, in our terms rather than the SDK's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

@@ -130,7 +130,10 @@ async fn give_back<H>(shared: &Shared<H>, received: Result<Vec<Message>, QueueEr
         _ => return,
     };
     shared.stats.add(Counted::Received, messages.len());
-    let returned = batch::make_visible(shared, &messages, "return after shutdown").await;
+    let returned = shared
+        .sqs
+        .make_visible(&messages, "return after shutdown")
+        .await;
     shared.stats.add(Counted::ReleasedOnShutdown, returned);
     tracing::info!(
         received = messages.len(),

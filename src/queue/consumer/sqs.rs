@@ -157,6 +157,13 @@ impl Sqs {
         }
     }
 
+    /// Sets the visibility of `batch` to zero, so others receive it now (`purpose` names
+    /// why, in logs); returns how many SQS confirmed.
+    pub(super) async fn make_visible(&self, batch: &[Message], purpose: &'static str) -> usize {
+        let changes: Vec<(&Message, i32)> = batch.iter().map(|m| (m, 0)).collect();
+        self.set_visibility(&changes, purpose).await
+    }
+
     /// Sets each message's visibility timeout to its paired number of seconds; returns how
     /// many SQS confirmed. `purpose` names the change in logs (heartbeat, retry, release).
     pub(super) async fn set_visibility(
