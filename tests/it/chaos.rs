@@ -37,7 +37,7 @@ use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::bodies::{place, restock};
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
 
 /// Long enough for any scenario here on a busy CI machine; they take seconds.
 pub const DRAIN: Duration = Duration::from_secs(180);
@@ -49,7 +49,7 @@ pub struct Run {
     published: Mutex<Vec<String>>,
     /// Ids of the poisons the scenario dead-letters on purpose (see [`Run::plant`]).
     planted: Mutex<Vec<String>>,
-    pub read_side: Vec<WorkerProcess>,
+    pub read_side: Vec<RoleProcess>,
 }
 
 impl Run {
@@ -193,7 +193,7 @@ pub fn sale(product: &str, stock: i64, buyers: usize, units: i64) -> (String, Ve
 }
 
 /// The ops address a process logged at start (`ops=127.0.0.1:PORT`).
-pub fn ops_addr(process: &WorkerProcess) -> String {
+pub fn ops_addr(process: &RoleProcess) -> String {
     process
         .log()
         .split_whitespace()
@@ -203,7 +203,7 @@ pub fn ops_addr(process: &WorkerProcess) -> String {
 }
 
 /// The process's `/metrics` text.
-pub async fn metrics(process: &WorkerProcess) -> String {
+pub async fn metrics(process: &RoleProcess) -> String {
     let addr = ops_addr(process);
     let mut stream = tokio::net::TcpStream::connect(&addr)
         .await

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::harness::bodies::{place, restock};
 use crate::harness::eventually;
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -21,7 +21,7 @@ fn listed(p: &Pipeline) -> Vec<Value> {
 }
 
 /// A worker that fails `c-poison` every time, and the poison's DLQ listing once it is there.
-async fn poisoned_in_dlq(p: &Pipeline) -> (WorkerProcess, Vec<Value>) {
+async fn poisoned_in_dlq(p: &Pipeline) -> (RoleProcess, Vec<Value>) {
     let poisoned = p
         .worker_with(&[], &[("FAILPOINTS", "worker::poison=return(c-poison)")])
         .await;
@@ -37,9 +37,12 @@ async fn poisoned_in_dlq(p: &Pipeline) -> (WorkerProcess, Vec<Value>) {
 /// Stops the poisoned worker as ECS stops it (a worker killed outright leaves its long polls
 /// open in LocalStack, which would each take, and so count, a delivery of the redriven
 /// message) and starts a healthy one.
-async fn lift_the_poison(p: &Pipeline, mut poisoned: WorkerProcess) -> WorkerProcess {
+async fn lift_the_poison(p: &Pipeline, mut poisoned: RoleProcess) -> RoleProcess {
     poisoned.signal("TERM");
-    poisoned.wait_exit(Duration::from_secs(30)).await;
+    poisoned
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("the process exits");
     p.worker(&[]).await
 }
 

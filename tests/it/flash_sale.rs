@@ -239,7 +239,10 @@ async fn a_worker_killed_mid_sale_and_restarted_leaves_every_invariant_intact() 
         .await;
 
     victim.signal("KILL");
-    victim.wait_exit(Duration::from_secs(10)).await;
+    victim
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the process exits");
     let _restarted = p.worker(&[]).await;
 
     assert_sale_outcome(&p, 400, 400).await;
@@ -295,7 +298,10 @@ async fn sigterm_during_load_exits_within_30_seconds_and_loses_nothing() {
         .await;
 
     stopping.signal("TERM");
-    let status = stopping.wait_exit(Duration::from_secs(30)).await;
+    let status = stopping
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("the process exits");
     assert!(
         status.success(),
         "exit status {status}; log: {}",

@@ -236,23 +236,41 @@ pub fn redis_url() -> String {
     setting(REDIS_URL)
 }
 
-/// A connection that gives up after a couple of retries, so an absent Redis fails fast.
+/// A connection to the dev stack's Redis (see [`redis_at`]).
 pub async fn redis() -> ConnectionManager {
-    let url = redis_url();
-    let client =
-        redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("bad Redis URL {url}: {e}"));
+    redis_at(&redis_url()).await
+}
+
+/// The tests' one way to connect to a Redis: a connection manager that gives up after a
+/// couple of retries and has answered PING, so an absent Redis fails the test fast and loud.
+pub async fn redis_at(url: &str) -> ConnectionManager {
+    let client = redis::Client::open(url).unwrap_or_else(|e| panic!("bad Redis URL {url}: {e}"));
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_number_of_retries(1)
         .set_connection_timeout(Some(Duration::from_secs(2)));
     let mut conn = match client.get_connection_manager_with_config(config).await {
         Ok(conn) => conn,
-        Err(e) => unreachable("Redis", &url, log_file("redis", "redis.log"), e),
+        Err(e) => unreachable("Redis", url, log_file("redis", "redis.log"), e),
     };
-    let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
-    if let Err(e) = pong {
-        unreachable("Redis", &url, log_file("redis", "redis.log"), e)
+    if let Err(e) = ping(&mut conn).await {
+        unreachable("Redis", url, log_file("redis", "redis.log"), e)
     }
     conn
+}
+
+/// Whether a Redis answers at `url` now (for waiting on one a test started itself).
+pub async fn redis_answers(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    match client.get_multiplexed_async_connection().await {
+        Ok(mut conn) => ping(&mut conn).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn ping(conn: &mut impl redis::aio::ConnectionLike) -> redis::RedisResult<String> {
+    redis::cmd("PING").query_async(conn).await
 }
 
 // ---------------------------------------------------------------- LocalStack
@@ -381,7 +399,6 @@ impl TestWorker {
     }
 }
 
-/// Contract-v1 bodies for tests.
 /// A plain HTTP GET of `url` (`http://host:port/path`): the status and the whole response.
 pub async fn http_get(url: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(
@@ -411,6 +428,7 @@ pub async fn http_get(url: &str) -> (u16, String) {
     (status, response)
 }
 
+/// Contract-v1 bodies for tests.
 pub mod bodies {
     pub fn restock(command_id: &str, product_id: &str, quantity: i64) -> String {
         format!(

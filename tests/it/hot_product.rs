@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::fault_proxy::{upstream_of, Fault, FaultProxy};
 use crate::harness::bodies::{place, restock};
 use crate::harness::eventually;
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
+use fulfil_testkit::fault_proxy::{upstream_of, Fault, FaultProxy};
 
 const DRAIN: Duration = Duration::from_secs(180);
 
@@ -27,7 +27,7 @@ fn orders(prefix: &str, n: usize) -> Vec<String> {
 }
 
 /// The worker's ops address, from its start-up line (`ops=127.0.0.1:PORT`).
-fn ops_addr(worker: &WorkerProcess) -> String {
+fn ops_addr(worker: &RoleProcess) -> String {
     let log = worker.log();
     let at = log
         .find("ops=")
@@ -41,7 +41,7 @@ fn ops_addr(worker: &WorkerProcess) -> String {
 }
 
 /// Commands this worker decided, from its own /metrics.
-async fn decided_by(worker: &WorkerProcess) -> u64 {
+async fn decided_by(worker: &RoleProcess) -> u64 {
     let mut stream = tokio::net::TcpStream::connect(ops_addr(worker))
         .await
         .expect("connect to the worker's ops endpoint");
@@ -154,7 +154,9 @@ async fn a_database_connection_cut_mid_transaction_stops_the_product_only_for_it
         "the server ended the cut session (idle-in-transaction timeout 800 ms)"
     );
     cut.signal("KILL");
-    cut.wait_exit(Duration::from_secs(10)).await;
+    cut.wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the process exits");
     p.wait_for_count("SELECT count(*) FROM orders", 600, DRAIN)
         .await;
     p.wait_drained(DRAIN).await;

@@ -11,7 +11,8 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tokio::time::{timeout, Instant};
 
-use crate::lock_support::{expect_timeout, redis_url, wait_until_cancelled, Ctx, Proxy, SHORT};
+use crate::lock_support::{expect_timeout, redis_url, wait_until_cancelled, Ctx, SHORT};
+use fulfil_testkit::fault_proxy::{upstream_of, Fault, FaultProxy};
 
 #[tokio::test]
 async fn second_acquirer_times_out_naming_the_product_then_succeeds_after_release() {
@@ -334,8 +335,8 @@ async fn dropping_without_release_cancels_lost_and_lets_the_lease_run_out() {
 #[tokio::test]
 async fn losing_redis_cancels_lost_once_the_lease_could_have_expired() {
     let ctx = Ctx::new().await;
-    let proxy = Proxy::start(&redis_url()).await;
-    let via_proxy = proxy.connect().await;
+    let proxy = FaultProxy::start(&upstream_of(&redis_url())).await;
+    let via_proxy = crate::harness::redis_at(&proxy.url_through(&redis_url())).await;
     let lease = Duration::from_millis(300);
     let held = ctx
         .lock_on(via_proxy, lease, SHORT)
@@ -344,7 +345,7 @@ async fn losing_redis_cancels_lost_once_the_lease_could_have_expired() {
         .expect("acquire");
 
     let cut = Instant::now();
-    proxy.stop.cancel();
+    proxy.set(Fault::Refuse);
     wait_until_cancelled(&held.lost(), Duration::from_secs(3), "lost without Redis").await;
     // Lost by the local clock, not by some Redis error surfacing much later.
     assert!(

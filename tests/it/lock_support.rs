@@ -2,39 +2,17 @@
 //! nothing), fails loudly naming the URL when it is absent, and gives each test its own key
 //! prefix so tests run in parallel on one server.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use fulfil::lock::{LockConfig, LockError, StockLock};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 pub const SHORT: Duration = Duration::from_millis(100);
 
 pub use crate::harness::redis_url;
-
-fn client(url: &str) -> redis::Client {
-    redis::Client::open(url).unwrap_or_else(|e| panic!("bad Redis URL {url}: {e}"))
-}
-
-/// Few reconnection retries, so an absent Redis fails the test in about a second.
-async fn connect(client: redis::Client, url: &str) -> ConnectionManager {
-    let config = redis::aio::ConnectionManagerConfig::new().set_number_of_retries(2);
-    client
-        .get_connection_manager_with_config(config)
-        .await
-        .unwrap_or_else(|e| {
-            crate::harness::unreachable(
-                "Redis",
-                url,
-                crate::harness::log_file("redis", "redis.log"),
-                e,
-            )
-        })
-}
 
 /// One test's view of Redis: a connection and a key prefix no other test uses.
 pub struct Ctx {
@@ -44,8 +22,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub async fn new() -> Self {
-        let url = redis_url();
-        let conn = connect(client(&url), &url).await;
+        let conn = crate::harness::redis().await;
         let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
         Self { conn, prefix }
     }
@@ -125,57 +102,5 @@ pub async fn expect_timeout(lock: &StockLock, product_ids: &[&str]) -> String {
         Err(LockError::Timeout { product_id, .. }) => product_id,
         Err(other) => panic!("expected a timeout, got {other}"),
         Ok(held) => panic!("expected a timeout, acquired {held:?}"),
-    }
-}
-
-/// A TCP forwarder to Redis that can be cut, so one test can lose Redis without stopping it.
-pub struct Proxy {
-    addr: SocketAddr,
-    target: redis::ConnectionInfo,
-    pub stop: CancellationToken,
-}
-
-impl Proxy {
-    pub async fn start(url: &str) -> Self {
-        let target = client(url).get_connection_info().clone();
-        let upstream = match target.addr() {
-            redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
-            other => panic!("the proxy test needs a TCP Redis URL, not {other:?}"),
-        };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let stop = CancellationToken::new();
-        tokio::spawn(accept(listener, upstream, stop.clone()));
-        Self { addr, target, stop }
-    }
-
-    /// The target's settings (database, credentials) with the proxy's address.
-    pub async fn connect(&self) -> ConnectionManager {
-        let addr = redis::ConnectionAddr::Tcp(self.addr.ip().to_string(), self.addr.port());
-        let info = self.target.clone().set_addr(addr);
-        let client = redis::Client::open(info).expect("proxy connection info");
-        connect(client, &format!("proxy {}", self.addr)).await
-    }
-}
-
-async fn accept(listener: TcpListener, upstream: String, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => {
-                let Ok((inbound, _)) = accepted else { return };
-                tokio::spawn(forward(inbound, upstream.clone(), stop.clone()));
-            }
-        }
-    }
-}
-
-async fn forward(mut inbound: TcpStream, upstream: String, stop: CancellationToken) {
-    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-        return;
-    };
-    tokio::select! {
-        () = stop.cancelled() => {}
-        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
     }
 }

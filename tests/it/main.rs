@@ -7,7 +7,6 @@ mod consumer;
 mod db_fault;
 mod demo;
 mod dlq;
-mod fault_proxy;
 mod flash_sale;
 mod foundation;
 mod group_commit;

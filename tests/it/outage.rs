@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::fault_proxy::{upstream_of, Fault, FaultProxy};
 use crate::harness::bodies::{place, restock};
 use crate::harness::TestRole;
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
+use fulfil_testkit::fault_proxy::{upstream_of, Fault, FaultProxy};
 
 const DRAIN: Duration = Duration::from_secs(120);
 
@@ -40,7 +40,7 @@ impl Switch<'_> {
 
 /// With 2 receives before the DLQ and a 5 s visibility timeout, a worker that kept
 /// receiving through a 12 s outage would push the waiting commands into the DLQ.
-async fn sale_through_an_outage(p: &Pipeline, worker: &WorkerProcess, outage: Switch<'_>) {
+async fn sale_through_an_outage(p: &Pipeline, worker: &RoleProcess, outage: Switch<'_>) {
     p.publish(&[restock("r", "bread", 100)]).await;
     p.wait_for_count("SELECT count(*) FROM products", 1, DRAIN)
         .await;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
@@ -16,6 +16,8 @@ use fulfil::queue::topology::Provisioned;
 use fulfil::queue::AwsClients;
 use fulfil::setup::SetupSettings;
 use sqlx::PgPool;
+
+pub use fulfil_testkit::process::RoleProcess;
 
 use crate::harness::{self, TestDb};
 
@@ -58,18 +60,18 @@ impl Pipeline {
 
     /// Starts a `fulfil worker` process on this pipeline (`extra` adds flags) and waits
     /// until it says it started, so a worker that cannot start fails the test right here.
-    pub async fn worker(&self, extra: &[&str]) -> WorkerProcess {
+    pub async fn worker(&self, extra: &[&str]) -> RoleProcess {
         self.worker_with(extra, &[]).await
     }
 
     /// A worker with some environment overridden (e.g. its Redis URL through a proxy).
-    pub async fn worker_with(&self, extra: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+    pub async fn worker_with(&self, extra: &[&str], env: &[(&str, &str)]) -> RoleProcess {
         let args = [&["worker", "--ops-addr", "127.0.0.1:0"], extra].concat();
         self.role(&args, env, "worker started").await
     }
 
     /// Starts a `fulfil relay` process on this pipeline.
-    pub async fn relay(&self, extra: &[&str]) -> WorkerProcess {
+    pub async fn relay(&self, extra: &[&str]) -> RoleProcess {
         self.role(
             &[&["relay", "--ops-addr", "127.0.0.1:0"], extra].concat(),
             &[],
@@ -79,7 +81,7 @@ impl Pipeline {
     }
 
     /// Starts a `fulfil projector` process on this pipeline.
-    pub async fn projector(&self, extra: &[&str]) -> WorkerProcess {
+    pub async fn projector(&self, extra: &[&str]) -> RoleProcess {
         self.role(
             &[&["projector", "--ops-addr", "127.0.0.1:0"], extra].concat(),
             &[],
@@ -90,22 +92,16 @@ impl Pipeline {
 
     /// Starts `fulfil ARGS` with this pipeline's settings in its environment (every role
     /// takes what it needs) and waits until its log shows `started`.
-    pub async fn role(&self, args: &[&str], env: &[(&str, &str)], started: &str) -> WorkerProcess {
-        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique(args[0])));
-        let log = std::fs::File::create(&log_path).expect("process log file");
-        let child = self
-            .command(args)
+    pub async fn role(&self, args: &[&str], env: &[(&str, &str)], started: &str) -> RoleProcess {
+        let mut command = self.command(args);
+        command
             .env("FULFIL_VISIBILITY_TIMEOUT", "5")
             .env("FULFIL_LOCK_LEASE_MS", "1000")
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start fulfil {args:?}: {e}"));
-        let mut process = WorkerProcess { child, log_path };
-        process.wait_logged(started).await;
+            .envs(env.iter().copied());
+        let mut process =
+            RoleProcess::spawn(command, &format!("fulfil-{}", args[0])).expect("start the process");
+        process.wait_logged(started).await.expect("the line logged");
         process
     }
 
@@ -157,7 +153,7 @@ impl Pipeline {
     }
 
     /// A relay with some environment overridden (e.g. `FAILPOINTS`).
-    pub async fn relay_with(&self, extra: &[&str], env: &[(&str, &str)]) -> WorkerProcess {
+    pub async fn relay_with(&self, extra: &[&str], env: &[(&str, &str)]) -> RoleProcess {
         self.role(
             &[&["relay", "--ops-addr", "127.0.0.1:0"], extra].concat(),
             env,
@@ -168,7 +164,7 @@ impl Pipeline {
 
     /// A projector (2 polls) with some environment overridden (e.g. its read database
     /// through a fault proxy).
-    pub async fn projector_with(&self, env: &[(&str, &str)]) -> WorkerProcess {
+    pub async fn projector_with(&self, env: &[(&str, &str)]) -> RoleProcess {
         let args = [
             "projector",
             "--ops-addr",
@@ -361,68 +357,5 @@ impl Pipeline {
             .and_then(|a| a.get(&Attr::ApproximateNumberOfMessages))
             .cloned();
         assert_eq!(in_dlq.as_deref(), Some("0"), "valid commands in the DLQ");
-    }
-}
-
-/// A running `fulfil worker`; killed (-9) when dropped so no test leaves one behind.
-pub struct WorkerProcess {
-    pub child: Child,
-    pub log_path: std::path::PathBuf,
-}
-
-impl WorkerProcess {
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{name} {}", self.child.id());
-    }
-
-    /// Waits for the process to exit, failing after `deadline`; returns its exit status.
-    pub async fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let until = tokio::time::Instant::now() + deadline;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                tokio::time::Instant::now() < until,
-                "worker did not exit within {deadline:?}; log: {}",
-                self.log_path.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits until the log contains `marker`, failing if the process exits first.
-    pub async fn wait_logged(&mut self, marker: &str) {
-        let until = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !self.log().contains(marker) {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!(
-                    "fulfil exited before {marker:?} ({status}):\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                tokio::time::Instant::now() < until,
-                "fulfil did not log {marker:?} within 30 s:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::harness::bodies::{place, restock};
 use crate::harness::http_get as get;
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
 
 const DRAIN: Duration = Duration::from_secs(240);
 
@@ -69,7 +69,7 @@ async fn sale(p: &Pipeline, buyers: usize) {
     p.publish(&orders).await;
 }
 
-fn logged_addr(process: &WorkerProcess, after: &str) -> String {
+fn logged_addr(process: &RoleProcess, after: &str) -> String {
     let line = process
         .log()
         .lines()
@@ -98,7 +98,9 @@ async fn the_seed_flash_sale_through_fulfil_run_reads_back_exactly_and_verifies(
         "127.0.0.1:0",
     ];
     let mut all = p.role(&args, &[], "all roles started").await;
-    all.wait_logged("api started").await;
+    all.wait_logged("api started")
+        .await
+        .expect("the line logged");
     let api = logged_addr(&all, "api started");
 
     sale(&p, 1000).await;
@@ -160,7 +162,10 @@ async fn a_relay_killed_mid_sale_and_restarted_leaves_a_verified_read_model() {
     .await;
 
     relay.signal("KILL");
-    relay.wait_exit(Duration::from_secs(10)).await;
+    relay
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the process exits");
     let _relay = p.relay(&[]).await;
 
     p.wait_for_count("SELECT count(*) FROM orders", 400, DRAIN)

@@ -6,7 +6,6 @@
 mod concurrent;
 mod outage;
 mod process;
-mod proxy;
 mod support;
 
 use std::collections::{BTreeMap, HashSet};

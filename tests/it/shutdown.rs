@@ -30,14 +30,18 @@ async fn messages_arriving_while_a_sigterm_waits_out_the_long_poll_are_visible_a
     worker.signal("TERM");
     worker
         .wait_logged("shutdown: waiting out the long poll in flight")
-        .await;
+        .await
+        .expect("the line logged");
     let bodies: Vec<String> = (0..3)
         .map(|i| restock(&format!("late-{i}"), "bread", 1))
         .collect();
     for body in &bodies {
         p.send_to_queue(body).await;
     }
-    let status = worker.wait_exit(Duration::from_secs(40)).await;
+    let status = worker
+        .wait_exit(Duration::from_secs(40))
+        .await
+        .expect("the process exits");
 
     assert!(status.success(), "exit {status}; log:\n{}", worker.log());
     assert_eq!(

@@ -13,7 +13,7 @@ use axum::routing::post;
 
 use crate::harness::bodies::{place, restock};
 use crate::harness::{eventually, unique};
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// One log line per command and per event, as JSON.
@@ -80,7 +80,7 @@ fn publish(p: &Pipeline, bodies: &[String], command_id: &str) -> String {
         .unwrap_or_else(|| panic!("no trace id for {command_id} in the publisher's log: {stderr}"))
 }
 
-async fn traced_roles(p: &Pipeline, otlp: &str) -> [WorkerProcess; 3] {
+async fn traced_roles(p: &Pipeline, otlp: &str) -> [RoleProcess; 3] {
     let worker_env = [
         TRACE_LOGS[0],
         TRACE_LOGS[1],

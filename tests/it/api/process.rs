@@ -1,74 +1,28 @@
 //! `fulfil api` as the process operators run: it logs the address it bound (port 0 here),
 //! serves the read database, and exits cleanly on SIGTERM.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::TestApi;
 use crate::harness;
+use crate::pipeline::RoleProcess;
 
-/// A running `fulfil api`; killed when dropped so no test leaves one behind.
-struct ApiProcess {
-    child: Child,
-    log_path: std::path::PathBuf,
-}
-
-impl ApiProcess {
-    fn start(read_database_url: &str) -> ApiProcess {
-        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("api")));
-        let log = std::fs::File::create(&log_path).expect("api log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .args(["api", "--listen", "127.0.0.1:0"])
-            .env("FULFIL_READ_DATABASE_URL", read_database_url)
-            .env("FULFIL_LOG_FORMAT", "text")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start fulfil api");
-        ApiProcess { child, log_path }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-
-    /// The address from the "api started" line, once it is there.
-    async fn addr(&mut self) -> String {
-        harness::eventually(
-            Duration::from_secs(30),
-            "\"api started\" in the log",
-            || {
-                let log = self.log();
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    panic!("fulfil api exited at start ({status}):\n{log}");
-                }
-                let addr = log
-                    .lines()
-                    .filter(|l| l.contains("api started"))
-                    .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
-                    .map(str::to_owned);
-                async move { addr }
-            },
-        )
+/// `fulfil api` on port 0 over `read_database_url`, and the address its start line names.
+async fn start_api(read_database_url: &str) -> (RoleProcess, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+    command
+        .args(["api", "--listen", "127.0.0.1:0"])
+        .env("FULFIL_READ_DATABASE_URL", read_database_url)
+        .env("FULFIL_LOG_FORMAT", "text");
+    let mut process = RoleProcess::spawn(command, "fulfil-api").expect("start the process");
+    let addr = process
+        .logged_field("api started", "addr")
         .await
-    }
-
-    async fn exit_status(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        harness::eventually(deadline, "fulfil api to exit", || {
-            let status = self.child.try_wait().expect("try_wait");
-            async move { status }
-        })
-        .await
-    }
-}
-
-impl Drop for ApiProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        .expect("the start line");
+    (process, addr)
 }
 
 /// A plain HTTP/1.1 GET; returns the status and the body.
@@ -92,8 +46,7 @@ async fn fulfil_api_serves_the_read_database_and_stops_on_sigterm() {
     let api = TestApi::new().await;
     api.sql("INSERT INTO read_products VALUES ('bread', 'Bread', 7, 3, 1, 4, now())")
         .await;
-    let mut process = ApiProcess::start(api.db.url.expose());
-    let addr = process.addr().await;
+    let (mut process, addr) = start_api(api.db.url.expose()).await;
 
     let (status, body) = http_get(&addr, "/v1/products/bread").await;
     assert_eq!(status, 200, "{body}");
@@ -106,12 +59,11 @@ async fn fulfil_api_serves_the_read_database_and_stops_on_sigterm() {
     let (_, metrics) = http_get(&addr, "/metrics").await;
     assert!(metrics.contains("fulfil_api_requests_total"), "{metrics}");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &process.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
-    let exit = process.exit_status(Duration::from_secs(10)).await;
+    process.signal("TERM");
+    let exit = process
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the process exits");
     assert!(exit.success(), "{exit}:\n{}", process.log());
     assert!(process.log().contains("api stopped"), "{}", process.log());
 }

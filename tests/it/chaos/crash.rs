@@ -31,7 +31,10 @@ pub async fn crash_mid_sale(step: &str, more_failpoints: &str) -> Crash {
         .wait_for_count("SELECT count(*) FROM products", 1, DRAIN)
         .await;
     first.signal("TERM");
-    first.wait_exit(Duration::from_secs(30)).await;
+    first
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("the process exits");
 
     // One batch at a time, so the lock seen after the crash can only be the crashed batch's.
     let spec = format!("{step}=return(crash);{more_failpoints}");
@@ -41,7 +44,7 @@ pub async fn crash_mid_sale(step: &str, more_failpoints: &str) -> Crash {
     ];
     let mut victim = run.p.worker_with(&["--concurrency", "1"], &env).await;
     run.publish(&orders).await;
-    let status = victim.wait_exit(DRAIN).await;
+    let status = victim.wait_exit(DRAIN).await.expect("the process exits");
     let lock_held_after_crash = lock_held(&run, "bread").await;
     assert!(aborted(status), "{status}:\n{}", victim.log());
     assert!(

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{assert_clean, sale, Run, DRAIN};
-use crate::fault_proxy::{upstream_of, Fault, FaultProxy};
+use fulfil_testkit::fault_proxy::{upstream_of, Fault, FaultProxy};
 
 const OUTAGE: Duration = Duration::from_secs(15);
 

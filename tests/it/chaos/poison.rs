@@ -11,13 +11,13 @@ use fulfil_testkit::check::Planted;
 
 use super::{assert_clean, sale, Run, DRAIN};
 use crate::harness::{bodies::place, eventually};
-use crate::pipeline::WorkerProcess;
+use crate::pipeline::RoleProcess;
 
 const OTHERS: usize = 20;
 const RECEIVES: u32 = 2;
 
 /// The poisoned command's failed deliveries: each ends in one message-level log line.
-fn failures(worker: &WorkerProcess) -> usize {
+fn failures(worker: &RoleProcess) -> usize {
     worker
         .log()
         .lines()

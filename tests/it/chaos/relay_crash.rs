@@ -19,7 +19,7 @@ async fn a_relay_killed_between_publish_and_mark_causes_duplicates_the_projector
     run.publish(&[restock]).await;
     run.publish(&orders).await;
 
-    let status = relay.wait_exit(DRAIN).await;
+    let status = relay.wait_exit(DRAIN).await.expect("the process exits");
     assert!(aborted(status), "{status}:\n{}", relay.log());
     let _next = run.p.relay(&[]).await;
     let report = run.finish().await;

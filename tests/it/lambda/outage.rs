@@ -14,9 +14,9 @@ use fulfil::worker::Worker;
 use tokio::time::Instant;
 
 use super::{deadline_in, event, failed_ids, plenty};
-use crate::fault_proxy::{upstream_of, Fault, FaultProxy};
 use crate::harness::bodies::{place, restock};
 use crate::harness::{redis_url, TestWorker};
+use fulfil_testkit::fault_proxy::{upstream_of, Fault, FaultProxy};
 
 const OUTAGE: Duration = Duration::from_secs(10);
 

@@ -1,19 +1,18 @@
 //! Through the projector queue: deliveries shuffled, reversed and duplicated, an event never
 //! delivered, and two `fulfil projector` processes sharing one FIFO queue.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use fulfil::contract::event::ChangeEvent;
 use fulfil::projector::sample::history;
 use rand::seq::SliceRandom;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
     depth, send, shuffled_with_duplicates, start, wait_applied, wait_drained, wait_verified, Dbs,
 };
 use crate::harness;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, RoleProcess};
 
 #[tokio::test]
 async fn shuffled_and_duplicated_events_on_a_standard_queue_end_in_a_verified_read_model() {
@@ -108,17 +107,14 @@ async fn two_projector_processes_on_one_fifo_queue_build_a_verified_read_model()
     let dbs = Dbs::of(&p).await;
     let log = history(150, 3, 10);
     dbs.log(&log).await;
-    let mut projectors = vec![
-        ProjectorProcess::start(&p).await,
-        ProjectorProcess::start(&p).await,
-    ];
+    let mut projectors = vec![start_projector(&p).await, start_projector(&p).await];
     send(&p, &log).await;
     wait_applied(&dbs, log.len(), Duration::from_secs(90)).await;
     wait_drained(&p, Duration::from_secs(30)).await;
     dbs.assert_verified().await;
     let mut applied = 0;
-    for projector in &projectors {
-        let metrics = projector.metrics().await;
+    for (_, ops) in &projectors {
+        let (_, metrics) = harness::http_get(&format!("http://{ops}/metrics")).await;
         assert!(
             metrics.contains("fulfil_projection_lag_seconds_bucket"),
             "{metrics}"
@@ -133,9 +129,12 @@ async fn two_projector_processes_on_one_fifo_queue_build_a_verified_read_model()
         log.len() as u64,
         "each event applied once, by one of the two"
     );
-    for projector in &mut projectors {
+    for (projector, _) in &mut projectors {
         projector.signal("TERM");
-        let status = projector.wait_exit(Duration::from_secs(30)).await;
+        let status = projector
+            .wait_exit(Duration::from_secs(30))
+            .await
+            .expect("the process exits");
         assert!(status.success(), "{status}:\n{}", projector.log());
     }
 }
@@ -149,112 +148,35 @@ fn counter(metrics: &str, series: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A running `fulfil projector`; killed when dropped so no test leaves one behind.
-struct ProjectorProcess {
-    child: Child,
-    log_path: std::path::PathBuf,
-    ops: String,
-}
-
-impl ProjectorProcess {
-    async fn start(p: &Pipeline) -> ProjectorProcess {
-        let log_path = std::env::temp_dir().join(format!("{}.log", harness::unique("projector")));
-        let log = std::fs::File::create(&log_path).expect("projector log file");
-        let endpoint = p.settings.aws.endpoint_url.clone().unwrap_or_default();
-        let child = Command::new(env!("CARGO_BIN_EXE_fulfil"))
-            .args([
-                "projector",
-                "--ops-addr",
-                "127.0.0.1:0",
-                "--concurrency",
-                "2",
-            ])
-            .env(
-                "FULFIL_READ_DATABASE_URL",
-                p.settings.read_database_url.expose(),
-            )
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("FULFIL_QUEUE_PREFIX", &p.settings.topology.prefix)
-            .env(
-                "FULFIL_STANDARD_QUEUES",
-                (!p.settings.topology.fifo).to_string(),
-            )
-            .env("FULFIL_VISIBILITY_TIMEOUT", "5")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start fulfil projector");
-        let mut process = ProjectorProcess {
-            child,
-            log_path,
-            ops: String::new(),
-        };
-        process.ops = process.wait_started().await;
-        process
-    }
-
-    /// Waits for the start line and returns the ops address it names.
-    async fn wait_started(&mut self) -> String {
-        let what = "fulfil projector to start";
-        harness::eventually(Duration::from_secs(30), what, || {
-            let log = self.log();
-            let exited = self.child.try_wait().expect("try_wait");
-            assert!(exited.is_none(), "fulfil projector exited at start:\n{log}");
-            let line = log
-                .lines()
-                .find(|l| l.contains("projector started"))
-                .map(str::to_owned);
-            async move { line }
-        })
+/// A `fulfil projector` (2 polls) on the pipeline's read database and queue, and the ops
+/// address its start line names.
+async fn start_projector(p: &Pipeline) -> (RoleProcess, String) {
+    let endpoint = p.settings.aws.endpoint_url.clone().unwrap_or_default();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fulfil"));
+    command
+        .args([
+            "projector",
+            "--ops-addr",
+            "127.0.0.1:0",
+            "--concurrency",
+            "2",
+        ])
+        .env(
+            "FULFIL_READ_DATABASE_URL",
+            p.settings.read_database_url.expose(),
+        )
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("FULFIL_QUEUE_PREFIX", &p.settings.topology.prefix)
+        .env(
+            "FULFIL_STANDARD_QUEUES",
+            (!p.settings.topology.fifo).to_string(),
+        )
+        .env("FULFIL_VISIBILITY_TIMEOUT", "5")
+        .env("RUST_LOG", "info");
+    let mut process = RoleProcess::spawn(command, "fulfil-projector").expect("start the process");
+    let ops = process
+        .logged_field("projector started", "ops")
         .await
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("ops="))
-        .expect("the start line names the ops address")
-        .to_owned()
-    }
-
-    async fn metrics(&self) -> String {
-        let mut stream = tokio::net::TcpStream::connect(&self.ops)
-            .await
-            .expect("connect ops");
-        let request = format!("GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", self.ops);
-        stream.write_all(request.as_bytes()).await.expect("request");
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .await
-            .expect("response");
-        response
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    async fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let what = "fulfil projector to exit";
-        harness::eventually(deadline, what, || {
-            let status = self.child.try_wait().expect("try_wait");
-            async move { status }
-        })
-        .await
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for ProjectorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        .expect("the start line");
+    (process, ops)
 }

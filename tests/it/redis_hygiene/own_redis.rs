@@ -41,21 +41,14 @@ impl OwnRedis {
             dir,
         };
         harness::eventually(Duration::from_secs(10), "own redis-server", || async {
-            let client = redis::Client::open(own.url.as_str()).ok()?;
-            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-            let pong: Option<String> = redis::cmd("PING").query_async(&mut conn).await.ok();
-            pong
+            harness::redis_answers(&own.url).await.then_some(())
         })
         .await;
         own
     }
 
     pub async fn conn(&self) -> ConnectionManager {
-        let client = redis::Client::open(self.url.as_str()).expect("own redis URL");
-        client
-            .get_connection_manager()
-            .await
-            .expect("connect to own redis")
+        harness::redis_at(&self.url).await
     }
 
     /// Writes about 4 MB, then lowers `maxmemory` to 2 MB: from here on every write is

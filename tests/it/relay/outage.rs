@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use sqlx::Connection;
 
-use super::proxy::Proxy;
 use super::support::{append, receive, stock_event};
 use crate::harness::eventually;
 use crate::harness::http_get as get;
 use crate::pipeline::Pipeline;
+use fulfil_testkit::fault_proxy::{upstream_of, Fault, FaultProxy};
 
 fn ops_addr(log: &str) -> String {
     log.lines()
@@ -97,19 +97,20 @@ async fn an_sns_outage_pauses_the_relay_once_and_what_waited_arrives_in_order_af
         .endpoint_url
         .clone()
         .expect("LocalStack endpoint");
-    let proxy = Proxy::start(localstack.trim_start_matches("http://").to_owned()).await;
+    let proxy = FaultProxy::start(&upstream_of(&localstack)).await;
+    let through_proxy = format!("http://{}", proxy.addr);
     let relay = p
         .relay(&[
             "--poll-interval-ms",
             "100",
             "--aws-endpoint-url",
-            &proxy.url(),
+            &through_proxy,
         ])
         .await;
     append(&p.pool, &[stock_event("p", 1)]).await;
     assert_eq!(receive(&p, 1).await[0].event.version, 1);
 
-    proxy.set_up(false);
+    proxy.set(Fault::Refuse);
     append(&p.pool, &[stock_event("p", 2), stock_event("p", 3)]).await;
     eventually(Duration::from_secs(30), "the outage noticed", || async {
         relay
@@ -124,7 +125,7 @@ async fn an_sns_outage_pauses_the_relay_once_and_what_waited_arrives_in_order_af
         2,
         "nothing marked while SNS is down"
     );
-    proxy.set_up(true);
+    proxy.set(Fault::Pass);
 
     let received = receive(&p, 2).await;
     let versions: Vec<i64> = received.iter().map(|r| r.event.version).collect();

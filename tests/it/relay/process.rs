@@ -51,7 +51,10 @@ async fn fulfil_relay_relays_what_a_worker_wrote_and_stops_on_sigterm() {
 
     let mut relay = relay;
     relay.signal("TERM");
-    let status = relay.wait_exit(Duration::from_secs(10)).await;
+    let status = relay
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the process exits");
     assert!(status.success(), "exit {status}; log:\n{}", relay.log());
     assert!(relay.log().contains("relay stopped"), "{}", relay.log());
 }

@@ -6,17 +6,18 @@ use std::time::Duration;
 use super::LONG_VISIBILITY;
 use crate::chaos::{counter, metrics};
 use crate::harness::bodies::restock;
-use crate::pipeline::{Pipeline, WorkerProcess};
+use crate::pipeline::{Pipeline, RoleProcess};
 
 /// Starts a worker whose every batch hangs, and waits until one does.
-async fn worker_with_a_stuck_batch(p: &Pipeline, extra: &[&str]) -> WorkerProcess {
+async fn worker_with_a_stuck_batch(p: &Pipeline, extra: &[&str]) -> RoleProcess {
     let mut worker = p
         .worker_with(extra, &[("FAILPOINTS", "consumer::hang_batch=return")])
         .await;
     p.publish(&[restock("r1", "bread", 5)]).await;
     worker
         .wait_logged("failpoint consumer::hang_batch: holding the batch")
-        .await;
+        .await
+        .expect("the line logged");
     worker
 }
 
@@ -25,14 +26,20 @@ async fn second_signal_exits_at_once(first: &str, second: &str) {
     let mut worker = worker_with_a_stuck_batch(&p, &[]).await;
 
     worker.signal(first);
-    worker.wait_logged(&format!("SIG{first}: stopping")).await;
-    let stuck = worker.child.try_wait().expect("try_wait");
+    worker
+        .wait_logged(&format!("SIG{first}: stopping"))
+        .await
+        .expect("the line logged");
+    let stuck = worker.try_wait();
     assert!(
         stuck.is_none(),
         "the first shutdown waits for the stuck batch"
     );
     worker.signal(second);
-    let status = worker.wait_exit(Duration::from_secs(5)).await;
+    let status = worker
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("the process exits");
 
     assert_eq!(status.code(), Some(130), "{status}; log:\n{}", worker.log());
     assert_eq!(status.signal(), None, "exited, not killed");

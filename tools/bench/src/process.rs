@@ -2,21 +2,18 @@
 //! FULFIL_BIN), logging to a temporary file, stopped by their own pid. Their peak memory is
 //! read from `/proc/<pid>/status` while they still run.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use fulfil_testkit::process::{ProcessError, RoleProcess as Process};
 
 use super::BenchError;
 
-pub(super) struct RoleProcess {
-    child: Child,
-    pub log_path: PathBuf,
-}
+/// A role process of the bench: the testkit's one starter, plus what only the bench reads.
+pub(super) struct RoleProcess(fulfil_testkit::process::RoleProcess);
 
-/// The `fulfil` executable (testkit's one rule: FULFIL_BIN, else beside this executable).
-pub(super) fn fulfil_binary() -> Result<PathBuf, BenchError> {
-    fulfil_testkit::process::fulfil_binary().map_err(BenchError::io("find the fulfil binary"))
-}
+/// How long a role has to drain after SIGTERM before it is killed.
+const GRACE: Duration = Duration::from_secs(15);
 
 impl RoleProcess {
     /// Starts `fulfil <args>` with `env` added, and waits for `ready` in its log.
@@ -25,45 +22,24 @@ impl RoleProcess {
         env: &[(&str, String)],
         ready: &str,
     ) -> Result<Self, BenchError> {
-        let name = format!("fulfil-bench-{}-{}.log", args[0], super::env::short_id());
-        let log_path = std::env::temp_dir().join(name);
-        let log = std::fs::File::create(&log_path)
-            .map_err(BenchError::io(format!("create {}", log_path.display())))?;
-        let stderr = log.try_clone().map_err(BenchError::io("log file"))?;
-        let child = Command::new(fulfil_binary()?)
+        let binary = fulfil_testkit::process::fulfil_binary()
+            .map_err(BenchError::io("find the fulfil binary"))?;
+        let mut command = Command::new(binary);
+        command
             .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .map_err(BenchError::io(format!("start fulfil {}", args.join(" "))))?;
-        let mut process = Self { child, log_path };
-        process.wait_for(ready, Duration::from_secs(30)).await?;
-        Ok(process)
-    }
-
-    async fn wait_for(&mut self, line: &str, deadline: Duration) -> Result<(), BenchError> {
-        let until = tokio::time::Instant::now() + deadline;
-        while !self.log().contains(line) {
-            let exited = self.child.try_wait().map_err(BenchError::io("try_wait"))?;
-            if exited.is_some() || tokio::time::Instant::now() >= until {
-                return Err(BenchError::Timeout {
-                    what: format!("{line:?} in {}", self.log_path.display()),
-                    seconds: deadline.as_secs(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        let name = format!("fulfil-bench-{}", args[0]);
+        let mut process = Process::spawn(command, &name).map_err(started(args))?;
+        process.wait_logged(ready).await.map_err(started(args))?;
+        Ok(Self(process))
     }
 
     pub(super) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+        self.0.log()
     }
 
     pub(super) fn pid(&self) -> u32 {
-        self.child.id()
+        self.0.id()
     }
 
     /// Peak resident set size (`VmHWM`) in KiB, while the process runs.
@@ -79,36 +55,21 @@ impl RoleProcess {
 
     /// SIGTERM (its graceful drain), SIGKILL after 15 s. The log goes too, unless
     /// FULFIL_BENCH_KEEP_LOGS is set (then its path is printed).
-    pub(super) async fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let until = tokio::time::Instant::now() + Duration::from_secs(15);
-        while tokio::time::Instant::now() < until {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                match std::env::var_os("FULFIL_BENCH_KEEP_LOGS") {
-                    Some(_) => eprintln!("kept {}", self.log_path.display()),
-                    None => {
-                        let _ = std::fs::remove_file(&self.log_path);
-                    }
-                }
-                return;
+    pub(super) async fn stop(self) {
+        let log_path = self.0.log_path.clone();
+        self.0.stop(GRACE).await;
+        match std::env::var_os("FULFIL_BENCH_KEEP_LOGS") {
+            Some(_) => eprintln!("kept {}", log_path.display()),
+            None => {
+                let _ = std::fs::remove_file(&log_path);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
-impl Drop for RoleProcess {
-    /// A bench that fails half-way leaves no process behind.
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A role that did not start, as the bench reports it.
+fn started<'a>(args: &'a [&'a str]) -> impl FnOnce(ProcessError) -> BenchError + 'a {
+    move |e| BenchError::Worker(format!("fulfil {}: {e}", args.join(" ")))
 }
 
 fn vm_hwm_kib(status: &str) -> Option<u64> {

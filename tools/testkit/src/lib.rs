@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod fault_proxy;
 pub mod process;
 pub mod scenario;
 pub mod stats;

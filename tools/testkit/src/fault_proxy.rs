@@ -1,8 +1,8 @@
-//! A loopback TCP proxy that can fail on command, placed between a process and Redis or
-//! PostgreSQL: pass traffic, refuse connections, reset them, black-hole them, or delay every
-//! chunk. Switching to a fault cuts the connections already open, as a real outage does.
-
-#![allow(dead_code)]
+//! A loopback TCP proxy that can fail on command, placed between a process and Redis,
+//! PostgreSQL or LocalStack: pass traffic, refuse connections, reset them, black-hole them,
+//! or delay every chunk. Switching to a fault cuts the connections already open, as a real
+//! outage does, without disturbing the server every other test shares. The one fault proxy
+//! of the tests.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,8 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// What the proxy does with traffic, now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// Traffic passes.
     Pass,
     /// Connections are accepted and closed at once; open ones are closed.
     Refuse,
@@ -24,6 +26,7 @@ pub enum Fault {
     Delay(Duration),
 }
 
+/// A running proxy; dropping it stops accepting.
 pub struct FaultProxy {
     pub addr: SocketAddr,
     mode: watch::Sender<Fault>,
@@ -42,11 +45,13 @@ impl FaultProxy {
         FaultProxy { addr, mode, accept }
     }
 
+    /// Switches to `fault`; a fault that cuts (refuse, reset, black hole) cuts what is open.
     pub fn set(&self, fault: Fault) {
         self.mode.send_replace(fault);
     }
 
-    /// `url` with its host and port replaced by the proxy's.
+    /// `url` with its host and port replaced by the proxy's (credentials, database and
+    /// query kept).
     pub fn url_through(&self, url: &str) -> String {
         let mut parsed = url::Url::parse(url).expect("URL");
         parsed.set_host(Some("127.0.0.1")).expect("host");
