@@ -3,10 +3,16 @@
 //! aggregate's whole snapshot, so the newest version wins and arrival order does not matter.
 //! The read database follows the same rule in SQL (`store`, planned here by [`plan`]);
 //! `verify` and `rebuild` fold the event log through this code. No I/O here.
+//!
+//! The views ([`OrderView`], [`ProductView`]) are the one type per read table: the
+//! projector writes them, `verify` compares them, the query API (`api::read`) reads and
+//! serves them. The API depends on this module, never the other way round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::contract::event::{AggregateType, ChangeEvent, EventData, OrderSnapshot, StockSnapshot};
 use crate::contract::OrderLine;
@@ -96,21 +102,30 @@ pub fn table_of(event: &ChangeEvent) -> AggregateType {
     }
 }
 
-/// An order as the query API shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// The two views below are the rows of `read_orders` and `read_products`, and the one
+// definition of them: the projector folds events into them and writes them, `verify`
+// compares them, `rebuild` restores them, and the query API reads and serves them (their
+// JSON is its response shape, their `ToSchema` its OpenAPI schema). Plain `//` comments,
+// because utoipa would publish a `///` comment as a description in the served document.
+
+// An order as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct OrderView {
     pub order_id: String,
     pub user_id: String,
     pub status: String,
     pub reason: Option<String>,
+    #[sqlx(json)]
     pub lines: Vec<OrderLine>,
     pub version: i64,
+    /// Orders the listing and its cursor; not part of the response shape.
+    #[serde(skip)]
     pub placed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// A product's stock as the query API shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// A product's stock as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ProductView {
     pub product_id: String,
     pub name: Option<String>,
