@@ -10,7 +10,8 @@ use sqlx::PgPool;
 
 use super::error::{ApiError, ErrorBody};
 use super::params::{self, Cursor};
-use super::read::{self, OrderPage, OrderView, ProductView, Stats};
+use super::read::{self, OrderPage, Stats};
+use crate::projector::model::{OrderView, ProductView};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 

@@ -29,7 +29,7 @@ pub use error::ApiError;
 pub use limits::ApiLimits;
 pub use openapi::document as openapi_document;
 pub use params::{Cursor, DEFAULT_LIMIT, ID_PATTERN, MAX_LIMIT};
-pub use read::{OrderCounts, OrderPage, OrderView, ProductView, Stats};
+pub use read::{OrderCounts, OrderPage, Stats};
 
 /// The whole HTTP surface, with no socket: tests drive it in-process. `limits` bound the
 /// `/v1` routes only.

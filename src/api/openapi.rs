@@ -7,8 +7,9 @@ use utoipa::OpenApi;
 
 use super::error::ErrorBody;
 use super::handlers;
-use super::read::{OrderCounts, OrderPage, OrderView, ProductView, Stats};
+use super::read::{OrderCounts, OrderPage, Stats};
 use crate::contract::OrderLine;
+use crate::projector::model::{OrderView, ProductView};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,5 +1,8 @@
 //! The read database as the API shows it: one query per view, each bounded in time. Reads
-//! only `read_orders`, `read_products` and `projection_state`, which the projector writes.
+//! only `read_orders`, `read_products` and `projection_state`, which the projector writes;
+//! a row of the first two is the projector's own view type ([`OrderView`],
+//! [`ProductView`] in `projector::model`), so what is written and what is served cannot
+//! drift apart.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::params::Cursor;
-use crate::contract::OrderLine;
+use crate::projector::model::{OrderView, ProductView};
 
 /// How long one query may take before the answer is 503: a database that stopped answering
 /// (SIGSTOP, network partition) must not hold requests open.
@@ -19,32 +22,6 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const ORDER_COLUMNS: &str =
     "order_id, user_id, status, reason, lines, version, updated_at, placed_at";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
-pub struct OrderView {
-    pub order_id: String,
-    pub user_id: String,
-    pub status: String,
-    pub reason: Option<String>,
-    #[sqlx(json)]
-    pub lines: Vec<OrderLine>,
-    pub version: i64,
-    pub updated_at: DateTime<Utc>,
-    /// Orders the listing and its cursor; not part of the response shape.
-    #[serde(skip)]
-    pub placed_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
-pub struct ProductView {
-    pub product_id: String,
-    pub name: Option<String>,
-    pub available: i64,
-    pub confirmed_units: i64,
-    pub cancelled_units: i64,
-    pub version: i64,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// One page of a user's orders, newest first; `next` is set when more remain.
 #[derive(Debug, Clone, Serialize, ToSchema)]

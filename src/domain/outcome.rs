@@ -2,6 +2,11 @@
 //!
 //! The codes here are stored in the inbox and published in events, so their spelling is part
 //! of what operators and the read side see: change it only with a migration in mind.
+//!
+//! An [`Outcome`] is the domain's answer to a command (confirmed, rejected, ...), not what
+//! becomes of the message that carried it: the worker records it (`worker::Recorded`), and
+//! the consumer deletes, retries or dead-letters the message (`queue::consumer::Disposition`).
+//! A message can carry a command decided long ago, or none at all.
 
 /// Why a PlaceOrder was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

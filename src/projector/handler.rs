@@ -1,13 +1,14 @@
-//! The projector as the SQS consumer's batch handler. Each body is a change event (raw
-//! delivery); the batch's events go to the read database in one transaction. Every event
-//! that reaches the read database is deleted, applied or already applied (the view holds
-//! it or a newer version), whatever order it came in; an unreadable body is retried into
+//! The projector as the SQS consumer's batch handler, giving each message its
+//! [`Disposition`]. Each body is a change event (raw delivery); the batch's events go to the
+//! read database in one transaction. Every event that reaches the read database is deleted,
+//! whatever its [`Verdict`] (applied, or already applied: the view holds it or a newer
+//! version) and whatever order it came in; an unreadable body is retried into
 //! the projector DLQ; a read-database outage holds the batch. An unexpected failure is
 //! narrowed down by applying the events one by one.
 
 use chrono::Utc;
 
-use super::model::Applied;
+use super::model::Verdict;
 use super::{ProjectionError, Projector};
 use crate::contract::event::ChangeEvent;
 use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage};
@@ -53,7 +54,7 @@ impl BatchHandler for Projector {
 impl Projector {
     /// Each event in a transaction of its own; `None` for one that failed (left for
     /// redelivery, and the projector DLQ if it keeps failing).
-    async fn one_by_one(&self, events: &[ChangeEvent]) -> Result<Vec<Option<Applied>>, Outage> {
+    async fn one_by_one(&self, events: &[ChangeEvent]) -> Result<Vec<Option<Verdict>>, Outage> {
         let mut verdicts = Vec::with_capacity(events.len());
         for event in events {
             match self.apply(std::slice::from_ref(event)).await {
@@ -102,14 +103,14 @@ fn parse(message: &Message) -> Option<ChangeEvent> {
 }
 
 /// Counts the verdict (and the lag of an applied event); either way the event is done with.
-fn record(event: &ChangeEvent, verdict: Applied) -> Disposition {
+fn record(event: &ChangeEvent, verdict: Verdict) -> Disposition {
     let result = match verdict {
-        Applied::Applied => {
+        Verdict::Applied => {
             let lag = (Utc::now() - event.occurred_at).as_seconds_f64().max(0.0);
             metrics::histogram!("fulfil_projection_lag_seconds").record(lag);
             "applied"
         }
-        Applied::AlreadyApplied => "already_applied",
+        Verdict::AlreadyApplied => "already_applied",
     };
     metrics::counter!("fulfil_projector_events_total", "result" => result).increment(1);
     tracing::debug!(target: crate::trace::TARGET, event_id = %event.event_id,

@@ -22,7 +22,7 @@ pub mod verify;
 use sqlx::PgPool;
 
 pub use diff::Difference;
-pub use model::{Applied, OrderView, ProductView, ReadModel};
+pub use model::{OrderView, ProductView, ReadModel, Verdict};
 pub use rebuild::{rebuild, RebuildError, RebuildReport};
 pub use store::ProjectionError;
 pub use verify::{verify, VerifyReport};
@@ -45,7 +45,7 @@ impl Projector {
     }
 
     /// Applies `events` in one transaction; one verdict per event, in order.
-    pub async fn apply(&self, events: &[ChangeEvent]) -> Result<Vec<Applied>, ProjectionError> {
+    pub async fn apply(&self, events: &[ChangeEvent]) -> Result<Vec<Verdict>, ProjectionError> {
         store::apply_batch(&self.pool, events).await
     }
 

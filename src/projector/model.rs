@@ -3,17 +3,26 @@
 //! aggregate's whole snapshot, so the newest version wins and arrival order does not matter.
 //! The read database follows the same rule in SQL (`store`, planned here by [`plan`]);
 //! `verify` and `rebuild` fold the event log through this code. No I/O here.
+//!
+//! The views ([`OrderView`], [`ProductView`]) are the one type per read table: the
+//! projector writes them, `verify` compares them, the query API (`api::read`) reads and
+//! serves them. The API depends on this module, never the other way round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::contract::event::{AggregateType, ChangeEvent, EventData, OrderSnapshot, StockSnapshot};
 use crate::contract::OrderLine;
 
-/// What became of one event.
+/// The projection rule's verdict on one event: whether it changed the read model. Either
+/// way the event is done with (the projector's handler deletes it: its message's
+/// [`Disposition`](crate::queue::consumer::Disposition) is `Delete`); the verdict only says
+/// whether it counts as applied (`events_applied`, the lag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
+pub enum Verdict {
     /// The event was newer than the view: its snapshot replaced it.
     Applied,
     /// The view already holds this version or a later one (a copy, or an older event that
@@ -24,11 +33,11 @@ pub enum Applied {
 /// The rule shared by the in-memory model and the database: `current` is the aggregate's
 /// version in the read model (0 when absent), `version` the event's. Versions skipped or
 /// still to come do not matter: the event's snapshot is the whole aggregate.
-pub fn decide(current: i64, version: i64) -> Applied {
+pub fn decide(current: i64, version: i64) -> Verdict {
     if version > current {
-        Applied::Applied
+        Verdict::Applied
     } else {
-        Applied::AlreadyApplied
+        Verdict::AlreadyApplied
     }
 }
 
@@ -41,7 +50,7 @@ pub type Key = (AggregateType, String);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// One per event, in the order given.
-    pub verdicts: Vec<Applied>,
+    pub verdicts: Vec<Verdict>,
     pub orders: Vec<OrderView>,
     pub products: Vec<ProductView>,
 }
@@ -61,7 +70,7 @@ pub fn plan(events: &[ChangeEvent], current: &BTreeMap<Key, i64>) -> Plan {
         let now = current.get(&key).copied().unwrap_or(0);
         let verdict = match copies.insert((key.clone(), view.version())) {
             true => decide(now, view.version()),
-            false => Applied::AlreadyApplied,
+            false => Verdict::AlreadyApplied,
         };
         verdicts.push(verdict);
         if newest.get(&key).map_or(now, View::version) < view.version() {
@@ -72,7 +81,7 @@ pub fn plan(events: &[ChangeEvent], current: &BTreeMap<Key, i64>) -> Plan {
 }
 
 impl Plan {
-    fn of(verdicts: Vec<Applied>, views: impl Iterator<Item = View>) -> Plan {
+    fn of(verdicts: Vec<Verdict>, views: impl Iterator<Item = View>) -> Plan {
         let mut plan = Plan {
             verdicts,
             ..Plan::default()
@@ -96,21 +105,30 @@ pub fn table_of(event: &ChangeEvent) -> AggregateType {
     }
 }
 
-/// An order as the query API shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// The two views below are the rows of `read_orders` and `read_products`, and the one
+// definition of them: the projector folds events into them and writes them, `verify`
+// compares them, `rebuild` restores them, and the query API reads and serves them (their
+// JSON is its response shape, their `ToSchema` its OpenAPI schema). Plain `//` comments,
+// because utoipa would publish a `///` comment as a description in the served document.
+
+// An order as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct OrderView {
     pub order_id: String,
     pub user_id: String,
     pub status: String,
     pub reason: Option<String>,
+    #[sqlx(json)]
     pub lines: Vec<OrderLine>,
     pub version: i64,
+    /// Orders the listing and its cursor; not part of the response shape.
+    #[serde(skip)]
     pub placed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// A product's stock as the query API shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// A product's stock as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ProductView {
     pub product_id: String,
     pub name: Option<String>,
@@ -197,11 +215,11 @@ pub struct ReadModel {
 
 impl ReadModel {
     /// Applies `event` if it is newer than its aggregate's view (see [`decide`]).
-    pub fn apply(&mut self, event: &ChangeEvent) -> Applied {
+    pub fn apply(&mut self, event: &ChangeEvent) -> Verdict {
         let view = View::of(event);
         let (aggregate, id) = view.key();
         let verdict = decide(self.version(aggregate, id), event.version);
-        if verdict == Applied::Applied {
+        if verdict == Verdict::Applied {
             self.events_applied += 1;
             match view {
                 View::Order(o) => {

@@ -13,7 +13,7 @@ use crate::projector::sample::history;
 fn in_order(log: &[ChangeEvent]) -> ReadModel {
     let mut model = ReadModel::default();
     for event in log {
-        assert_eq!(model.apply(event), Applied::Applied, "{event:?}");
+        assert_eq!(model.apply(event), Verdict::Applied, "{event:?}");
     }
     model
 }
@@ -34,7 +34,7 @@ fn by_receives(arrivals: &[ChangeEvent], receive: usize) -> ReadModel {
         model.events_applied += plan
             .verdicts
             .iter()
-            .filter(|v| **v == Applied::Applied)
+            .filter(|v| **v == Verdict::Applied)
             .count() as u64;
         for o in plan.orders {
             model.orders.insert(o.order_id.clone(), o);
@@ -69,7 +69,7 @@ fn stock_of(log: &[ChangeEvent], product: &str) -> Vec<ChangeEvent> {
 fn given_no_view_when_its_first_event_arrives_then_it_is_applied() {
     let log = history(1, 1, 1);
     let mut model = ReadModel::default();
-    assert_eq!(model.apply(&log[1]), Applied::Applied);
+    assert_eq!(model.apply(&log[1]), Verdict::Applied);
     assert_eq!(model.orders["o-0"].status, "confirmed");
     assert_eq!(model.events_applied, 1);
 }
@@ -80,7 +80,7 @@ fn given_an_applied_version_when_it_or_an_older_one_arrives_then_nothing_changes
     let mut model = in_order(&log);
     let before = model.clone();
     for event in &log {
-        assert_eq!(model.apply(event), Applied::AlreadyApplied);
+        assert_eq!(model.apply(event), Verdict::AlreadyApplied);
     }
     assert_eq!(model, before);
 }
@@ -90,8 +90,8 @@ fn given_version_1_when_version_3_arrives_then_it_is_applied_and_version_2_after
     let stock = stock_of(&history(4, 1, 1), "p-0");
     let mut model = ReadModel::default();
     model.apply(&stock[0]);
-    assert_eq!(model.apply(&stock[2]), Applied::Applied);
-    assert_eq!(model.apply(&stock[1]), Applied::AlreadyApplied);
+    assert_eq!(model.apply(&stock[2]), Verdict::Applied);
+    assert_eq!(model.apply(&stock[1]), Verdict::AlreadyApplied);
     let p = &model.products["p-0"];
     assert_eq!((p.version, p.available), (3, 1000 - 1 - 2));
     assert_eq!(model.events_applied, 2);
@@ -101,9 +101,9 @@ fn given_version_1_when_version_3_arrives_then_it_is_applied_and_version_2_after
 fn given_no_view_when_the_last_version_arrives_first_then_every_earlier_one_is_already_applied() {
     let stock = stock_of(&history(6, 1, 1), "p-0");
     let mut model = ReadModel::default();
-    let verdicts: Vec<Applied> = stock.iter().rev().map(|e| model.apply(e)).collect();
-    assert_eq!(verdicts[0], Applied::Applied);
-    assert!(verdicts[1..].iter().all(|v| *v == Applied::AlreadyApplied));
+    let verdicts: Vec<Verdict> = stock.iter().rev().map(|e| model.apply(e)).collect();
+    assert_eq!(verdicts[0], Verdict::Applied);
+    assert!(verdicts[1..].iter().all(|v| *v == Verdict::AlreadyApplied));
     assert_eq!(views(&model), views(&in_order(&stock)));
 }
 
@@ -139,7 +139,7 @@ fn given_versions_1_to_3_in_one_receive_when_planned_then_all_apply_and_only_3_i
     let stock = stock_of(&history(4, 1, 1), "p-0");
     let receive = [stock[1].clone(), stock[2].clone(), stock[0].clone()];
     let plan = plan(&receive, &BTreeMap::new());
-    assert_eq!(plan.verdicts, vec![Applied::Applied; 3]);
+    assert_eq!(plan.verdicts, vec![Verdict::Applied; 3]);
     let written: Vec<i64> = plan.products.iter().map(|p| p.version).collect();
     assert_eq!(written, vec![3]);
     assert!(plan.orders.is_empty());
@@ -152,7 +152,7 @@ fn given_a_copy_in_one_receive_when_planned_then_only_its_first_copy_applies() {
     let plan = plan(&receive, &BTreeMap::new());
     assert_eq!(
         plan.verdicts,
-        vec![Applied::Applied, Applied::AlreadyApplied]
+        vec![Verdict::Applied, Verdict::AlreadyApplied]
     );
     assert_eq!(plan.orders.len(), 1);
 }
@@ -164,7 +164,7 @@ fn given_a_view_at_version_3_when_versions_2_and_4_are_planned_then_only_4_appli
     let plan = plan(&[stock[3].clone(), stock[1].clone()], &current);
     assert_eq!(
         plan.verdicts,
-        vec![Applied::Applied, Applied::AlreadyApplied]
+        vec![Verdict::Applied, Verdict::AlreadyApplied]
     );
     let written: Vec<i64> = plan.products.iter().map(|p| p.version).collect();
     assert_eq!(written, vec![4]);
@@ -175,7 +175,7 @@ fn given_a_view_newer_than_the_receive_when_planned_then_nothing_is_written() {
     let stock = stock_of(&history(6, 1, 1), "p-0");
     let current = BTreeMap::from([((AggregateType::Product, "p-0".to_owned()), 5)]);
     let plan = plan(&stock[..3], &current);
-    assert_eq!(plan.verdicts, vec![Applied::AlreadyApplied; 3]);
+    assert_eq!(plan.verdicts, vec![Verdict::AlreadyApplied; 3]);
     assert!(
         plan.orders.is_empty() && plan.products.is_empty(),
         "{plan:?}"

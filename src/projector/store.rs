@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::counts::StatusCounts;
-use super::model::{self, table_of, Applied, Key, OrderView, ProductView};
+use super::model::{self, table_of, Key, OrderView, ProductView, Verdict};
 use super::tables::{self, PgQuery, Shape};
 use crate::contract::event::{AggregateType, ChangeEvent};
 use crate::db::fault::{self, Fault};
@@ -79,7 +79,7 @@ impl From<sqlx::Error> for ProjectionError {
 pub async fn apply_batch(
     pool: &PgPool,
     events: &[ChangeEvent],
-) -> Result<Vec<Applied>, ProjectionError> {
+) -> Result<Vec<Verdict>, ProjectionError> {
     let mut attempt = 1;
     loop {
         match try_batch(pool, events).await {
@@ -92,7 +92,7 @@ pub async fn apply_batch(
     }
 }
 
-async fn try_batch(pool: &PgPool, events: &[ChangeEvent]) -> Result<Vec<Applied>, ProjectionError> {
+async fn try_batch(pool: &PgPool, events: &[ChangeEvent]) -> Result<Vec<Verdict>, ProjectionError> {
     let mut tx = pool.begin().await?;
     let (current, statuses) = lock_views(&mut tx, events).await?;
     let plan = model::plan(events, &current);
@@ -225,13 +225,13 @@ async fn upsert<'q, 's>(
 async fn record_progress(
     conn: &mut PgConnection,
     events: &[ChangeEvent],
-    verdicts: &[Applied],
+    verdicts: &[Verdict],
     counted: StatusCounts,
 ) -> Result<(), sqlx::Error> {
     let applied: Vec<&ChangeEvent> = events
         .iter()
         .zip(verdicts)
-        .filter(|(_, v)| **v == Applied::Applied)
+        .filter(|(_, v)| **v == Verdict::Applied)
         .map(|(e, _)| e)
         .collect();
     let Some(latest) = applied.iter().map(|e| e.occurred_at).max() else {

@@ -1,48 +1,23 @@
-//! The read tables as a whole: loading every row into a [`ReadModel`] (for `verify`), and
+//! The read tables as a whole: loading every row into a [`ReadModel`] (for `verify`; each
+//! row read straight into its view type, the one the API serves), and
 //! writing many views at once into a table of the read tables' shape (for `rebuild`, and
 //! the statements the projector's guarded upserts are built from).
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
 
 use super::model::{OrderView, ProductView, ReadModel};
-use crate::contract::OrderLine;
 
 /// Rows per multi-row insert.
 const CHUNK: usize = 1000;
 
-#[derive(sqlx::FromRow)]
-struct OrderRow {
-    order_id: String,
-    user_id: String,
-    status: String,
-    reason: Option<String>,
-    lines: Json<Vec<OrderLine>>,
-    version: i64,
-    placed_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ProductRow {
-    product_id: String,
-    name: Option<String>,
-    available: i64,
-    confirmed_units: i64,
-    cancelled_units: i64,
-    version: i64,
-    updated_at: DateTime<Utc>,
-}
-
 /// Every row of `read_orders` and `read_products`, with `projection_state`'s count.
 pub async fn load(conn: &mut PgConnection) -> Result<ReadModel, sqlx::Error> {
-    let orders: Vec<OrderRow> = sqlx::query_as("SELECT * FROM read_orders")
+    let orders: Vec<OrderView> = sqlx::query_as("SELECT * FROM read_orders")
         .fetch_all(&mut *conn)
         .await?;
-    let products: Vec<ProductRow> = sqlx::query_as("SELECT * FROM read_products")
+    let products: Vec<ProductView> = sqlx::query_as("SELECT * FROM read_products")
         .fetch_all(&mut *conn)
         .await?;
     let applied: Option<i64> =
@@ -52,39 +27,14 @@ pub async fn load(conn: &mut PgConnection) -> Result<ReadModel, sqlx::Error> {
     Ok(ReadModel {
         orders: orders
             .into_iter()
-            .map(|r| (r.order_id.clone(), order_view(r)))
+            .map(|o| (o.order_id.clone(), o))
             .collect(),
         products: products
             .into_iter()
-            .map(|r| (r.product_id.clone(), product_view(r)))
+            .map(|p| (p.product_id.clone(), p))
             .collect(),
         events_applied: applied.map_or(0, |n| u64::try_from(n).unwrap_or(0)),
     })
-}
-
-fn order_view(r: OrderRow) -> OrderView {
-    OrderView {
-        order_id: r.order_id,
-        user_id: r.user_id,
-        status: r.status,
-        reason: r.reason,
-        lines: r.lines.0,
-        version: r.version,
-        placed_at: r.placed_at,
-        updated_at: r.updated_at,
-    }
-}
-
-fn product_view(r: ProductRow) -> ProductView {
-    ProductView {
-        product_id: r.product_id,
-        name: r.name,
-        available: r.available,
-        confirmed_units: r.confirmed_units,
-        cancelled_units: r.cancelled_units,
-        version: r.version,
-        updated_at: r.updated_at,
-    }
 }
 
 /// A read table as a set-based write sees it: its columns, one array parameter per column

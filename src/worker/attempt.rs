@@ -11,7 +11,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use super::bugs;
 use super::plan::{self, Before, Decided, Plan};
 use super::unit::Lease;
-use super::{Fate, Valid, Worker, WorkerError};
+use super::{Recorded, Valid, Worker, WorkerError};
 use crate::contract::Command;
 use crate::domain::{self, Outcome, Product, State};
 use crate::failpoint;
@@ -47,7 +47,7 @@ fn again(why: impl Into<String>) -> Retry {
     }
 }
 
-type Fates = Vec<(usize, Fate)>;
+type Records = Vec<(usize, Recorded)>;
 
 impl Retry {
     /// What a caller outside the attempt loop makes of it.
@@ -61,23 +61,23 @@ impl Retry {
 
 impl Worker {
     /// Commits a unit's commands together, attempting again in-process after a stale read,
-    /// a lost lock or a write conflict; one fate per command, in `valid` order (each
+    /// a lost lock or a write conflict; what was recorded for each command, in `valid` order (each
     /// `Valid::index` is its position). Returns the lease the unit ended with, if any.
     pub(super) async fn commit_unit(
         &self,
         valid: &[&Valid],
         products: &BTreeSet<String>,
         mut lease: Option<Lease>,
-    ) -> (Result<Vec<Fate>, WorkerError>, Option<Lease>) {
+    ) -> (Result<Vec<Recorded>, WorkerError>, Option<Lease>) {
         if let Err(e) = super::poisoned(valid) {
             return (Err(e), lease);
         }
         let mut wanted = products.clone();
         for attempt in 1..=self.settings.max_attempts {
             match self.attempt(valid, &wanted, &mut lease, attempt == 1).await {
-                Ok(fates) => {
+                Ok(records) => {
                     let ids: Vec<&str> = valid.iter().map(|v| v.message_id.as_str()).collect();
-                    return (super::in_order(&ids, fates), lease);
+                    return (super::in_order(&ids, records), lease);
                 }
                 Err(Retry::Again { why, relock }) => {
                     tracing::debug!(attempt, %why, "unit attempt will be retried");
@@ -102,13 +102,13 @@ impl Worker {
         products: &BTreeSet<String>,
         lease: &mut Option<Lease>,
         first: bool,
-    ) -> Result<Fates, Retry> {
-        let (mut fates, fresh) = match first {
+    ) -> Result<Records, Retry> {
+        let (mut records, fresh) = match first {
             true => (Vec::new(), valid.to_vec()),
             false => self.drop_known(valid).await?,
         };
         if fresh.is_empty() {
-            return Ok(fates);
+            return Ok(records);
         }
         // The connection first: a unit never holds locks while it waits for the pool.
         let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
@@ -129,8 +129,8 @@ impl Worker {
                 detail: format!("a unit's transaction did not finish within {deadline:?}"),
             }));
         };
-        fates.extend(result?);
-        Ok(fates)
+        records.extend(result?);
+        Ok(records)
     }
 
     /// Makes `lease` cover `products`: kept as it is when it does, otherwise given back and
@@ -181,7 +181,7 @@ impl Worker {
     pub(super) async fn drop_known<'v>(
         &self,
         valid: &[&'v Valid],
-    ) -> Result<(Fates, Vec<&'v Valid>), Retry> {
+    ) -> Result<(Records, Vec<&'v Valid>), Retry> {
         if bugs::skip_inbox_check() {
             return Ok((Vec::new(), valid.to_vec()));
         }
@@ -190,11 +190,11 @@ impl Worker {
             .map(|v| v.envelope.command_id.clone())
             .collect();
         let known = inbox::fingerprints(&self.pool, &ids).await?;
-        let (mut fates, mut fresh) = (Vec::new(), Vec::new());
+        let (mut records, mut fresh) = (Vec::new(), Vec::new());
         for &v in valid {
             match known.get(&v.envelope.command_id) {
                 None => fresh.push(v),
-                Some(fp) if *fp == v.fingerprint => fates.push((v.index, Fate::Duplicate)),
+                Some(fp) if *fp == v.fingerprint => records.push((v.index, Recorded::Duplicate)),
                 Some(_) => {
                     invalid::keep_conflict(
                         &self.pool,
@@ -204,11 +204,11 @@ impl Worker {
                         &v.body,
                     )
                     .await?;
-                    fates.push((v.index, Fate::Conflict));
+                    records.push((v.index, Recorded::Conflict));
                 }
             }
         }
-        Ok((fates, fresh))
+        Ok((records, fresh))
     }
 
     /// The products each command may change: order lines, restocks, and the lines of
@@ -247,7 +247,7 @@ impl Worker {
         fresh: &[&Valid],
         product_ids: &BTreeSet<String>,
         lease: &mut Option<Lease>,
-    ) -> Result<Fates, Retry> {
+    ) -> Result<Records, Retry> {
         failpoint::step("worker::after_lock")?;
         let mut steps = super::steps::Steps::start();
         let ids: Vec<String> = product_ids.iter().cloned().collect();
@@ -303,7 +303,7 @@ impl Worker {
         Ok(fresh
             .iter()
             .zip(&decided)
-            .map(|(v, d)| (v.index, fate_of(&d.outcome)))
+            .map(|(v, d)| (v.index, record_of(&d.outcome)))
             .collect())
     }
 
@@ -505,11 +505,11 @@ async fn write(
     Ok(())
 }
 
-fn fate_of(outcome: &Outcome) -> Fate {
+fn record_of(outcome: &Outcome) -> Recorded {
     match outcome {
-        Outcome::Duplicate => Fate::Duplicate,
-        Outcome::Conflict => Fate::Conflict,
-        other => Fate::Applied {
+        Outcome::Duplicate => Recorded::Duplicate,
+        Outcome::Conflict => Recorded::Conflict,
+        other => Recorded::Decided {
             outcome: other.code().to_owned(),
             reason: other.reason().map(str::to_owned),
         },

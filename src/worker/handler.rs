@@ -1,12 +1,14 @@
-//! The worker as the SQS consumer's batch handler: every decided message is deleted; a batch
-//! that could not be applied is left for redelivery; an outage holds the batch; a batch that
-//! fails for an unexpected reason is split so one poisoned message cannot hold back the rest
-//! (on FIFO, only the messages of its own group wait behind it).
+//! The worker as the SQS consumer's batch handler: it turns the batch path's results into
+//! each message's [`Disposition`]. Every message with something [`Recorded`] is deleted; a
+//! batch that could not be applied is left for redelivery (`Retry`); an outage holds the
+//! batch; a batch that fails for an unexpected reason is split so one poisoned message cannot
+//! hold back the rest (on FIFO, only the messages of its own group wait behind it), and one
+//! failing on its last delivery is dead-lettered (`DeadLetter`).
 
 use std::collections::HashSet;
 use std::time::{Instant, SystemTime};
 
-use super::{Fate, Incoming, Worker, WorkerError};
+use super::{Incoming, Recorded, Worker, WorkerError};
 use crate::queue::consumer::{BatchHandler, Disposition, Message, Outage, Settled};
 
 impl BatchHandler for Worker {
@@ -40,7 +42,7 @@ impl Worker {
         metrics::counter!("fulfil_messages_received_total").increment(batch.len() as u64);
         let traced = traced(&batch);
         let dispositions = match self.process_settling(&incoming(&traced), settled).await {
-            Ok(fates) => Ok(done(&traced, &fates)),
+            Ok(records) => Ok(done(&traced, &records)),
             Err(WorkerError::Outage { dependency, detail }) => Err(Outage { dependency, detail }),
             Err(WorkerError::Transient(why)) => {
                 tracing::info!(%why, messages = batch.len(), "batch left for redelivery");
@@ -71,7 +73,7 @@ impl Worker {
             }
             let one = std::slice::from_ref(traced);
             match self.process(&incoming(one)).await {
-                Ok(fates) => dispositions.extend(done(one, &fates)),
+                Ok(records) => dispositions.extend(done(one, &records)),
                 Err(WorkerError::Outage { dependency, detail }) => {
                     return Err(Outage { dependency, detail })
                 }
@@ -130,31 +132,31 @@ fn incoming(batch: &[Traced<'_>]) -> Vec<Incoming> {
 }
 
 /// Counts and logs each decided message in its command's span; all are deleted.
-fn done(batch: &[Traced<'_>], fates: &[Fate]) -> Vec<Disposition> {
-    for (traced, fate) in batch.iter().zip(fates) {
-        traced.span.in_scope(|| record(traced.message, fate));
+fn done(batch: &[Traced<'_>], records: &[Recorded]) -> Vec<Disposition> {
+    for (traced, record) in batch.iter().zip(records) {
+        traced.span.in_scope(|| count(traced.message, record));
     }
     vec![Disposition::Delete; batch.len()]
 }
 
-fn record(message: &Message, fate: &Fate) {
-    match fate {
-        Fate::Applied { outcome, reason } => {
+fn count(message: &Message, record: &Recorded) {
+    match record {
+        Recorded::Decided { outcome, reason } => {
             metrics::counter!("fulfil_commands_total", "outcome" => outcome.clone()).increment(1);
             if outcome == "REJECTED" {
                 metrics::counter!("fulfil_rejected_total", "reason" => reason.clone().unwrap_or_default()).increment(1);
             }
             tracing::debug!(target: crate::trace::TARGET, %outcome, ?reason, "applied");
         }
-        Fate::Duplicate => {
+        Recorded::Duplicate => {
             metrics::counter!("fulfil_duplicates_total", "kind" => "duplicate").increment(1);
             tracing::debug!(target: crate::trace::TARGET, "duplicate: no effect");
         }
-        Fate::Conflict => {
+        Recorded::Conflict => {
             metrics::counter!("fulfil_duplicates_total", "kind" => "conflict").increment(1);
             tracing::warn!("CONFLICTING_DUPLICATE kept");
         }
-        Fate::Invalid { error } => {
+        Recorded::Invalid { error } => {
             metrics::counter!("fulfil_invalid_total").increment(1);
             tracing::debug!(target: crate::trace::TARGET, %error, "invalid: kept");
         }

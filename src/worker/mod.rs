@@ -38,15 +38,21 @@ pub struct Incoming {
     pub traceparent: Option<String>,
 }
 
-/// What became of a message; every fate means the message is done and may be deleted.
+/// What the write database holds for a message once the batch path is through with it: its
+/// command's decision, an earlier one, or the message kept as invalid. Each is durable, so
+/// each means the message is done: the consumer's handler turns every one into
+/// [`Disposition::Delete`](crate::queue::consumer::Disposition::Delete). Not the message's
+/// fate itself (that is the `Disposition`), nor the domain's
+/// [`Outcome`](crate::domain::Outcome), whose code `Decided` carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fate {
-    /// Decided and recorded in the inbox (confirmed, rejected, cancelled, no effect, ...).
-    Applied {
+pub enum Recorded {
+    /// Decided and recorded in the inbox (confirmed, rejected, cancelled, no effect, ...):
+    /// `outcome` is the domain outcome's code, `reason` its reason's.
+    Decided {
         outcome: String,
         reason: Option<String>,
     },
-    /// Already applied earlier: no second effect.
+    /// Already in the inbox with the same body (applied earlier): no second effect.
     Duplicate,
     /// A known command_id with another body: kept as `CONFLICTING_DUPLICATE`.
     Conflict,
@@ -197,21 +203,21 @@ impl Worker {
         &self.pool
     }
 
-    /// Runs the batch path; one fate per message, in order. An error means nothing of the
+    /// Runs the batch path; what was recorded for each message, in order. An error means nothing of the
     /// batch's valid commands was applied (invalid ones may already be kept: idempotent).
-    pub async fn process(&self, batch: &[Incoming]) -> Result<Vec<Fate>, WorkerError> {
+    pub async fn process(&self, batch: &[Incoming]) -> Result<Vec<Recorded>, WorkerError> {
         self.process_settling(batch, None).await
     }
 
-    /// [`Worker::process`], telling `settled` of each message as soon as its fate is final
+    /// [`Worker::process`], telling `settled` of each message as soon as it is recorded
     /// (its unit committed), so the consumer can delete it before the rest are decided.
     pub async fn process_settling(
         &self,
         batch: &[Incoming],
         settled: Option<&Settled>,
-    ) -> Result<Vec<Fate>, WorkerError> {
+    ) -> Result<Vec<Recorded>, WorkerError> {
         crate::failpoint::step("worker::after_receive")?;
-        let mut fates: Vec<Option<Fate>> = vec![None; batch.len()];
+        let mut records: Vec<Option<Recorded>> = vec![None; batch.len()];
         let mut valid = Vec::new();
         for (index, message) in batch.iter().enumerate() {
             match Envelope::parse(&message.body) {
@@ -223,11 +229,11 @@ impl Worker {
                     body: message.body.clone(),
                     traceparent: message.traceparent.clone(),
                 }),
-                Err(e) => fates[index] = Some(self.keep_invalid(message, &e).await?),
+                Err(e) => records[index] = Some(self.keep_invalid(message, &e).await?),
             }
         }
         let message_ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
-        let mut known: Vec<(usize, Fate)> = fates
+        let mut known: Vec<(usize, Recorded)> = records
             .into_iter()
             .enumerate()
             .filter_map(|(i, f)| Some((i, f?)))
@@ -240,7 +246,7 @@ impl Worker {
         &self,
         message: &Incoming,
         err: &crate::contract::ContractError,
-    ) -> Result<Fate, WorkerError> {
+    ) -> Result<Recorded, WorkerError> {
         let error = err.to_string();
         tracing::warn!(message_id = %message.message_id, %error, "invalid command kept");
         invalid::keep_invalid(
@@ -252,7 +258,7 @@ impl Worker {
             &error,
         )
         .await?;
-        Ok(Fate::Invalid { error })
+        Ok(Recorded::Invalid { error })
     }
 
     /// Drops known commands, then hands each fresh one to the group of its products and
@@ -263,9 +269,9 @@ impl Worker {
         &self,
         valid: Vec<Valid>,
         settled: Option<&Settled>,
-    ) -> Result<Vec<(usize, Fate)>, WorkerError> {
+    ) -> Result<Vec<(usize, Recorded)>, WorkerError> {
         let refs: Vec<&Valid> = valid.iter().collect();
-        let (mut fates, fresh) = self
+        let (mut records, fresh) = self
             .drop_known(&refs)
             .await
             .map_err(attempt::Retry::into_error)?;
@@ -288,16 +294,16 @@ impl Worker {
                 ))
             };
             match answer.unwrap_or_else(|_| gone()) {
-                Ok(fate) => {
+                Ok(record) => {
                     if let Some(settled) = settled {
                         settled.done(index);
                     }
-                    fates.push((index, fate));
+                    records.push((index, record));
                 }
                 Err(e) => worst = Some(worse(worst, e)),
             }
         }
-        worst.map_or(Ok(fates), Err)
+        worst.map_or(Ok(records), Err)
     }
 
     /// Whether the write database answers and Redis takes writes: the consumer's probe during
@@ -313,16 +319,20 @@ impl Worker {
     }
 }
 
-/// Fates by position (`fates` keyed by index into `message_ids`). Every message gets one; a
-/// gap would be a bug, and guessing a fate could delete a message never applied.
-fn in_order(message_ids: &[&str], fates: Vec<(usize, Fate)>) -> Result<Vec<Fate>, WorkerError> {
-    let mut slots: Vec<Option<Fate>> = vec![None; message_ids.len()];
-    for (index, fate) in fates {
+/// Records by position (`records` keyed by index into `message_ids`). Every message gets one; a
+/// gap would be a bug, and guessing one could delete a message never applied.
+fn in_order(
+    message_ids: &[&str],
+    records: Vec<(usize, Recorded)>,
+) -> Result<Vec<Recorded>, WorkerError> {
+    let mut slots: Vec<Option<Recorded>> = vec![None; message_ids.len()];
+    for (index, record) in records {
         if let Some(slot) = slots.get_mut(index) {
-            *slot = Some(fate);
+            *slot = Some(record);
         }
     }
-    let missing = |i: usize| WorkerError::Failed(format!("no fate for message {}", message_ids[i]));
+    let missing =
+        |i: usize| WorkerError::Failed(format!("no record for message {}", message_ids[i]));
     slots
         .into_iter()
         .enumerate()
@@ -330,7 +340,7 @@ fn in_order(message_ids: &[&str], fates: Vec<(usize, Fate)>) -> Result<Vec<Fate>
         .collect()
 }
 
-/// The error that decides a receive's fate: an outage holds it, a failure isolates its
+/// The error that decides what becomes of a receive: an outage holds it, a failure isolates its
 /// messages, a transient error only leaves it for redelivery.
 fn worse(current: Option<WorkerError>, new: WorkerError) -> WorkerError {
     let rank = |e: &WorkerError| match e {

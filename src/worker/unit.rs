@@ -11,12 +11,12 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use super::group::{GroupLimits, Queue, Unit};
-use super::{Fate, Valid, Worker, WorkerError};
+use super::{Recorded, Valid, Worker, WorkerError};
 use crate::domain::Product;
 use crate::lock::HeldLocks;
 
-/// A command's answer: its fate, or why it was not applied.
-pub(super) type Answer = Result<Fate, WorkerError>;
+/// A command's answer: what was recorded for it, or why it was not applied.
+pub(super) type Answer = Result<Recorded, WorkerError>;
 
 /// A submitted command and where its answer goes.
 pub(super) struct Pending {
@@ -219,7 +219,7 @@ impl Worker {
     ) -> (Vec<Answer>, Option<Lease>) {
         let refs: Vec<&Valid> = valid.iter().collect();
         match self.commit_unit(&refs, products, lease).await {
-            (Ok(fates), lease) => (fates.into_iter().map(Ok).collect(), lease),
+            (Ok(records), lease) => (records.into_iter().map(Ok).collect(), lease),
             (Err(WorkerError::Failed(why)), lease) if valid.len() > 1 => {
                 release_later(lease);
                 tracing::warn!(%why, commands = valid.len(), "unit failed; committing its commands one by one");
@@ -243,7 +243,7 @@ impl Worker {
             };
             let (answer, lease) = self.commit_unit(&[&alone], products, None).await;
             release_later(lease);
-            let answer = answer.map(|mut fates| fates.remove(0));
+            let answer = answer.map(|mut records| records.remove(0));
             if let Err(e) = &answer {
                 let rest = not_tried(e);
                 answers.push(answer);

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fulfil::worker::Fate;
+use fulfil::worker::Recorded;
 
 use crate::harness::bodies::{place, restock};
 use crate::harness::{eventually, TestWorker};
 
-fn confirmed() -> Fate {
-    Fate::Applied {
+fn confirmed() -> Recorded {
+    Recorded::Decided {
         outcome: "CONFIRMED".into(),
         reason: None,
     }
@@ -45,13 +45,13 @@ async fn concurrent_receives(
     receivers: usize,
     batches: usize,
     lines: impl Fn(usize) -> Vec<(String, i64)> + Send + Sync + 'static,
-) -> Vec<Fate> {
+) -> Vec<Recorded> {
     let lines = Arc::new(lines);
     let tasks: Vec<_> = (0..receivers)
         .map(|r| {
             let (w, lines) = (Arc::clone(w), Arc::clone(&lines));
             tokio::spawn(async move {
-                let mut fates = Vec::new();
+                let mut records = Vec::new();
                 for b in 0..batches {
                     let bodies: Vec<String> = (0..10)
                         .map(|i| {
@@ -62,9 +62,9 @@ async fn concurrent_receives(
                             place(&format!("c{n}"), &format!("o{n}"), &refs)
                         })
                         .collect();
-                    fates.extend(w.batch(&bodies).await);
+                    records.extend(w.batch(&bodies).await);
                 }
-                fates
+                records
             })
         })
         .collect();
@@ -89,9 +89,9 @@ async fn a_cache_showing_less_stock_than_the_database_never_commits_a_rejection(
     let orders: Vec<String> = (2..5)
         .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("p", 1)]))
         .collect();
-    let fates = w.batch(&orders).await;
+    let records = w.batch(&orders).await;
 
-    assert_eq!(fates, vec![confirmed(); 3]);
+    assert_eq!(records, vec![confirmed(); 3]);
     assert_eq!(w.available("p").await, Some(2));
     assert_eq!(
         w.count("SELECT count(*) FROM orders WHERE status = 'rejected'")
@@ -106,9 +106,9 @@ async fn concurrent_receives_on_one_product_share_commits_and_keep_the_lease_unt
     w.batch(&[restock("r", "p", 100_000)]).await;
     w.worker.take_group_figures();
 
-    let fates = concurrent_receives(&w, 16, 10, |_| vec![("p".into(), 1)]).await;
+    let records = concurrent_receives(&w, 16, 10, |_| vec![("p".into(), 1)]).await;
 
-    assert_eq!(fates, vec![confirmed(); 1600]);
+    assert_eq!(records, vec![confirmed(); 1600]);
     assert_eq!(w.available("p").await, Some(100_000 - 1600));
     let figures = w.worker.take_group_figures();
     let commits = figures.commands_per_commit.len();
@@ -159,11 +159,11 @@ async fn multi_line_orders_over_several_hot_products_finish_without_deadlock() {
             .collect()
     };
     let run = concurrent_receives(&w, 16, 5, lines);
-    let fates = tokio::time::timeout(Duration::from_secs(60), run)
+    let records = tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .expect("every receive decided within 60 s: no deadlock");
 
-    assert_eq!(fates, vec![confirmed(); 800]);
+    assert_eq!(records, vec![confirmed(); 800]);
     let sold: i64 = w.count("SELECT sum(quantity)::int8 FROM order_lines").await;
     let left: i64 = w.count("SELECT sum(available)::int8 FROM products").await;
     assert_eq!(left + sold, 400_000, "stock is conserved");
@@ -177,9 +177,9 @@ async fn a_unit_of_forty_orders_on_one_product_writes_one_stock_event() {
         .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("p", 1)]))
         .collect();
 
-    let fates = w.batch(&orders).await;
+    let records = w.batch(&orders).await;
 
-    assert_eq!(fates, vec![confirmed(); 40]);
+    assert_eq!(records, vec![confirmed(); 40]);
     let stock_events = "SELECT count(*) FROM outbox WHERE aggregate_type = 'product'";
     assert_eq!(
         w.count(stock_events).await,

@@ -354,7 +354,7 @@ impl TestWorker {
     }
 
     /// Processes `bodies` as one batch of messages with fresh message ids.
-    pub async fn batch(&self, bodies: &[String]) -> Vec<fulfil::worker::Fate> {
+    pub async fn batch(&self, bodies: &[String]) -> Vec<fulfil::worker::Recorded> {
         let batch: Vec<_> = bodies
             .iter()
             .map(|body| fulfil::worker::Incoming {

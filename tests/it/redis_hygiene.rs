@@ -8,14 +8,14 @@ mod own_redis;
 
 use std::time::Duration;
 
-use fulfil::worker::Fate;
+use fulfil::worker::Recorded;
 
 use crate::harness::bodies::{place, restock};
 use crate::harness::{eventually, TestWorker};
 use crate::pipeline::Pipeline;
 
-fn confirmed() -> Fate {
-    Fate::Applied {
+fn confirmed() -> Recorded {
+    Recorded::Decided {
         outcome: "CONFIRMED".into(),
         reason: None,
     }
@@ -55,7 +55,7 @@ async fn settled_keys(w: &TestWorker) -> Vec<(String, i64)> {
 async fn orders_for_a_product_that_does_not_exist_leave_no_redis_key_of_it() {
     let w = TestWorker::new().await;
 
-    let fates = w
+    let records = w
         .batch(&[
             place("c1", "o1", &[("ghost", 1)]),
             place("c2", "o2", &[("phantom", 2)]),
@@ -63,10 +63,10 @@ async fn orders_for_a_product_that_does_not_exist_leave_no_redis_key_of_it() {
         .await;
 
     assert!(
-        fates
-            .iter()
-            .all(|f| matches!(f, Fate::Applied { reason: Some(r), .. } if r == "UNKNOWN_PRODUCT")),
-        "{fates:?}"
+        records.iter().all(
+            |f| matches!(f, Recorded::Decided { reason: Some(r), .. } if r == "UNKNOWN_PRODUCT")
+        ),
+        "{records:?}"
     );
     let keys = settled_keys(&w).await;
     let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
@@ -152,9 +152,9 @@ async fn an_unreadable_cache_entry_of_any_kind_is_replaced_from_the_database() {
         .iter()
         .map(|p| place(&format!("c-{p}"), &format!("o-{p}"), &[(p, 2)]))
         .collect();
-    let fates = w.batch(&orders).await;
+    let records = w.batch(&orders).await;
 
-    assert_eq!(fates, vec![confirmed(); products.len()]);
+    assert_eq!(records, vec![confirmed(); products.len()]);
     for p in products {
         assert_eq!(w.available(p).await, Some(3), "{p}");
         let entry = get_raw(&w, &format!("stock:{p}")).await.expect("an entry");

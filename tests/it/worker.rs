@@ -4,20 +4,20 @@
 
 use std::sync::Arc;
 
-use fulfil::worker::Fate;
+use fulfil::worker::Recorded;
 
 use crate::harness::bodies::{cancel, place, restock};
 use crate::harness::TestWorker;
 
-fn applied(outcome: &str) -> Fate {
-    Fate::Applied {
+fn decided(outcome: &str) -> Recorded {
+    Recorded::Decided {
         outcome: outcome.into(),
         reason: None,
     }
 }
 
-fn rejected(reason: &str) -> Fate {
-    Fate::Applied {
+fn rejected(reason: &str) -> Recorded {
+    Recorded::Decided {
         outcome: "REJECTED".into(),
         reason: Some(reason.into()),
     }
@@ -31,11 +31,11 @@ async fn a_batch_takes_stock_in_arrival_order_and_rejects_what_no_longer_fits() 
         .map(|i| place(&format!("c{i}"), &format!("o{i}"), &[("p", 2)]))
         .collect();
 
-    let fates = w.batch(&orders).await;
+    let records = w.batch(&orders).await;
 
-    let mut expected = vec![applied("CONFIRMED"); 5];
+    let mut expected = vec![decided("CONFIRMED"); 5];
     expected.push(rejected("OUT_OF_STOCK"));
-    assert_eq!(fates, expected);
+    assert_eq!(records, expected);
     assert_eq!(w.available("p").await, Some(0));
     assert_eq!(w.count("SELECT count(*) FROM inbox").await, 7);
     // one StockChanged for the restock batch, one for the coalesced order batch, 6 order events
@@ -69,7 +69,7 @@ async fn the_same_batch_delivered_again_has_no_second_effect() {
 
     let again = w.batch(&batch).await;
 
-    assert_eq!(again, vec![Fate::Duplicate; 3]);
+    assert_eq!(again, vec![Recorded::Duplicate; 3]);
     assert_eq!(w.available("p").await, Some(5));
     assert_eq!(w.count("SELECT count(*) FROM outbox").await, events);
     assert_eq!(w.count("SELECT count(*) FROM inbox").await, 3);
@@ -81,9 +81,9 @@ async fn the_same_command_twice_in_one_batch_counts_once() {
     w.batch(&[restock("r1", "p", 5)]).await;
     let order = place("c1", "o1", &[("p", 2)]);
 
-    let fates = w.batch(&[order.clone(), order]).await;
+    let records = w.batch(&[order.clone(), order]).await;
 
-    assert_eq!(fates, vec![applied("CONFIRMED"), Fate::Duplicate]);
+    assert_eq!(records, vec![decided("CONFIRMED"), Recorded::Duplicate]);
     assert_eq!(w.available("p").await, Some(3));
 }
 
@@ -93,9 +93,9 @@ async fn a_known_command_id_with_another_body_is_kept_as_a_conflict_with_no_effe
     w.batch(&[restock("r1", "p", 5), place("c1", "o1", &[("p", 2)])])
         .await;
 
-    let fates = w.batch(&[place("c1", "o1", &[("p", 3)])]).await;
+    let records = w.batch(&[place("c1", "o1", &[("p", 3)])]).await;
 
-    assert_eq!(fates, vec![Fate::Conflict]);
+    assert_eq!(records, vec![Recorded::Conflict]);
     assert_eq!(w.available("p").await, Some(3));
     assert_eq!(
         w.count("SELECT count(*) FROM conflicting_commands WHERE command_id = 'c1'")
@@ -110,11 +110,11 @@ async fn a_second_order_with_the_same_order_id_has_no_effect() {
     w.batch(&[restock("r1", "p", 5), place("c1", "o1", &[("p", 2)])])
         .await;
 
-    let fates = w.batch(&[place("c2", "o1", &[("p", 1)])]).await;
+    let records = w.batch(&[place("c2", "o1", &[("p", 1)])]).await;
 
     assert_eq!(
-        fates,
-        vec![Fate::Applied {
+        records,
+        vec![Recorded::Decided {
             outcome: "DUPLICATE_ORDER".into(),
             reason: Some("DUPLICATE_ORDER".into())
         }]
@@ -129,12 +129,12 @@ async fn a_cancel_before_its_order_makes_the_order_cancelled_without_taking_stoc
     w.batch(&[restock("r1", "p", 5)]).await;
     assert_eq!(
         w.batch(&[cancel("c1", "o1")]).await,
-        vec![applied("CANCEL_REMEMBERED")]
+        vec![decided("CANCEL_REMEMBERED")]
     );
 
-    let fates = w.batch(&[place("c2", "o1", &[("p", 2)])]).await;
+    let records = w.batch(&[place("c2", "o1", &[("p", 2)])]).await;
 
-    assert_eq!(fates, vec![applied("CANCELLED_BEFORE_PLACE")]);
+    assert_eq!(records, vec![decided("CANCELLED_BEFORE_PLACE")]);
     assert_eq!(w.available("p").await, Some(5));
     assert_eq!(
         w.count("SELECT count(*) FROM orders WHERE status = 'cancelled'")
@@ -154,9 +154,9 @@ async fn cancelling_a_confirmed_order_in_a_later_batch_gives_its_stock_back() {
     ])
     .await;
 
-    let fates = w.batch(&[cancel("c2", "o1")]).await;
+    let records = w.batch(&[cancel("c2", "o1")]).await;
 
-    assert_eq!(fates, vec![applied("CANCELLED")]);
+    assert_eq!(records, vec![decided("CANCELLED")]);
     assert_eq!(
         (w.available("p").await, w.available("q").await),
         (Some(5), Some(5))
@@ -173,11 +173,11 @@ async fn an_order_with_one_unknown_product_takes_nothing() {
     let w = TestWorker::new().await;
     w.batch(&[restock("r1", "p", 5)]).await;
 
-    let fates = w
+    let records = w
         .batch(&[place("c1", "o1", &[("p", 2), ("nope", 1)])])
         .await;
 
-    assert_eq!(fates, vec![rejected("UNKNOWN_PRODUCT")]);
+    assert_eq!(records, vec![rejected("UNKNOWN_PRODUCT")]);
     assert_eq!(w.available("p").await, Some(5));
     assert_eq!(w.available("nope").await, None);
 }
@@ -222,11 +222,11 @@ async fn every_kind_of_invalid_message_is_kept_once_with_its_field_and_value() {
     let mut bodies: Vec<String> = cases.iter().map(|(body, _)| (*body).to_owned()).collect();
     bodies.push(format!(r#"{{"version":1,"command_id":"c","type":"PlaceOrder","order_id":"o","user_id":"u","lines":[{}]}}"#, lines51.join(",")));
 
-    let fates = w.batch(&bodies).await;
+    let records = w.batch(&bodies).await;
 
-    for (fate, (body, expected)) in fates.iter().zip(&cases) {
-        let Fate::Invalid { error } = fate else {
-            panic!("{body} was not invalid: {fate:?}")
+    for (record, (body, expected)) in records.iter().zip(&cases) {
+        let Recorded::Invalid { error } = record else {
+            panic!("{body} was not invalid: {record:?}")
         };
         assert!(
             error.starts_with(expected),
@@ -234,9 +234,9 @@ async fn every_kind_of_invalid_message_is_kept_once_with_its_field_and_value() {
         );
     }
     assert!(
-        matches!(&fates[8], Fate::Invalid { error } if error.starts_with("lines: 51 items")),
+        matches!(&records[8], Recorded::Invalid { error } if error.starts_with("lines: 51 items")),
         "{:?}",
-        fates[8]
+        records[8]
     );
     assert_eq!(w.count("SELECT count(*) FROM invalid_commands").await, 9);
     let kept: String =
@@ -271,7 +271,7 @@ async fn sixteen_concurrent_batches_on_one_hot_product_never_oversell() {
                     .batch(&batch)
                     .await
                     .iter()
-                    .filter(|f| **f == applied("CONFIRMED"))
+                    .filter(|f| **f == decided("CONFIRMED"))
                     .count();
             }
             confirmed
@@ -300,9 +300,9 @@ async fn after_redis_loses_its_data_fences_are_reseeded_and_stock_stays_exact() 
     }
 
     w.flush_redis().await;
-    let fates = w.batch(&[place("b1", "b1", &[("p", 2)])]).await;
+    let records = w.batch(&[place("b1", "b1", &[("p", 2)])]).await;
 
-    assert_eq!(fates, vec![applied("CONFIRMED")]);
+    assert_eq!(records, vec![decided("CONFIRMED")]);
     assert_eq!(w.available("p").await, Some(5));
     let fence = w
         .count("SELECT fence FROM products WHERE product_id = 'p'")
@@ -320,14 +320,17 @@ async fn a_stale_cache_entry_is_caught_by_the_version_check_and_re_read() {
         .await
         .unwrap();
 
-    let fates = w
+    let records = w
         .batch(&[
             place("c1", "o1", &[("p", 5)]),
             place("c2", "o2", &[("p", 4)]),
         ])
         .await;
 
-    assert_eq!(fates, vec![rejected("OUT_OF_STOCK"), applied("CONFIRMED")]);
+    assert_eq!(
+        records,
+        vec![rejected("OUT_OF_STOCK"), decided("CONFIRMED")]
+    );
     assert_eq!(w.available("p").await, Some(0));
 }
 
@@ -382,7 +385,7 @@ async fn a_nul_in_a_name_or_a_reason_is_applied_not_a_poison() {
     let cancel =
         r#"{"version":1,"command_id":"c2","type":"CancelOrder","order_id":"o1","reason":"\u0000"}"#;
 
-    let fates = w
+    let records = w
         .batch(&[
             named.to_owned(),
             place("c1", "o1", &[("p", 2)]),
@@ -391,11 +394,11 @@ async fn a_nul_in_a_name_or_a_reason_is_applied_not_a_poison() {
         .await;
 
     assert_eq!(
-        fates,
+        records,
         vec![
-            applied("RESTOCKED"),
-            applied("CONFIRMED"),
-            applied("CANCELLED")
+            decided("RESTOCKED"),
+            decided("CONFIRMED"),
+            decided("CANCELLED")
         ]
     );
     let name: String = sqlx::query_scalar("SELECT name FROM products")

@@ -1,8 +1,9 @@
-//! The SQS consumer: long-poll loops that hand batches to a [`BatchHandler`] and carry out its
-//! verdict (batch delete, or a backed-off retry left to SQS's redrive), keeping slow batches
-//! invisible with a heartbeat, pausing all receiving while a dependency is down, and giving
-//! unfinished messages back on shutdown (and what a long poll brings after it began), and
-//! abandoning a batch whose handling runs past its processing deadline.
+//! The SQS consumer: long-poll loops that hand batches to a [`BatchHandler`] and carry out
+//! the [`Disposition`] it gives each message (batch delete, a backed-off retry left to SQS's
+//! redrive, or a move to the DLQ now), keeping slow batches invisible with a heartbeat,
+//! pausing all receiving while a dependency is down, giving unfinished messages back on
+//! shutdown (and what a long poll brings after it began), and abandoning a batch whose
+//! handling runs past its processing deadline.
 //!
 //! It knows SQS and nothing of commands or databases: what a message means is the handler's
 //! business. It may touch the SQS client and the queue it is given, nothing else.
@@ -53,7 +54,11 @@ pub struct Message {
     pub traceparent: Option<String>,
 }
 
-/// The handler's verdict on one message.
+/// What becomes of one message: the one name for a message's fate, decided by the handler
+/// and carried out here. Handlers come to it from their own results (the worker from what it
+/// recorded for a command, `worker::Recorded`; the projector from the projection rule's
+/// `projector::Verdict` on an event; a failure from its error), and the consumer, the
+/// Lambda adapter and the consumer's policies know only this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
     /// Done with (applied, rejected or stored as invalid): delete it.

@@ -3,7 +3,7 @@
 
 use fulfil::contract::event::ChangeEvent;
 use fulfil::projector::sample::history;
-use fulfil::projector::{Applied, Projector};
+use fulfil::projector::{Projector, Verdict};
 
 use super::{shuffled_with_duplicates, Dbs};
 
@@ -37,10 +37,10 @@ async fn given_a_batch_with_a_version_2_first_and_a_copy_when_applied_then_each_
     assert_eq!(
         verdicts,
         vec![
-            Applied::Applied,
-            Applied::Applied,
-            Applied::AlreadyApplied,
-            Applied::Applied
+            Verdict::Applied,
+            Verdict::Applied,
+            Verdict::AlreadyApplied,
+            Verdict::Applied
         ]
     );
     assert_eq!(
@@ -67,10 +67,10 @@ async fn given_a_later_version_first_in_a_batch_when_applied_then_both_apply_in_
     let projector = Projector::new(dbs.read.clone());
     let batch = [find(&log, "o-3", 2).clone(), find(&log, "o-3", 1).clone()];
     let verdicts = projector.apply(&batch).await.expect("apply");
-    assert_eq!(verdicts, vec![Applied::Applied, Applied::Applied]);
+    assert_eq!(verdicts, vec![Verdict::Applied, Verdict::Applied]);
     assert_eq!(status_of(&dbs, "o-3").await, "cancelled");
     let again = projector.apply(&batch).await.expect("apply again");
-    assert_eq!(again, vec![Applied::AlreadyApplied; 2]);
+    assert_eq!(again, vec![Verdict::AlreadyApplied; 2]);
     assert_eq!(
         dbs.scalar("SELECT events_applied FROM projection_state")
             .await,
@@ -91,7 +91,7 @@ async fn given_a_newer_view_when_older_versions_arrive_in_later_batches_then_not
         find(&log, "p-0", 4).clone(),
     ];
     let verdicts = projector.apply(&older).await.expect("apply older");
-    assert_eq!(verdicts, vec![Applied::AlreadyApplied; 3]);
+    assert_eq!(verdicts, vec![Verdict::AlreadyApplied; 3]);
     assert_eq!(status_of(&dbs, "o-3").await, "cancelled");
     assert_eq!(
         dbs.scalar("SELECT version FROM read_products WHERE product_id = 'p-0'")

@@ -44,8 +44,8 @@ async fn out_of_memory_is_an_outage_that_says_so_and_unhealthy_until_memory_is_b
 
     redis.free_memory().await;
     assert!(w.worker.healthy().await, "healthy once memory is back");
-    let fates = w.worker.process(&[order]).await.expect("applied now");
-    assert_eq!(fates, vec![confirmed()]);
+    let records = w.worker.process(&[order]).await.expect("applied now");
+    assert_eq!(records, vec![confirmed()]);
     assert_eq!(w.available("bread").await, Some(3));
 }
 

@@ -16,7 +16,7 @@ use crate::workload::{restock_body, Generated, Order};
 use crate::{BenchEnv, BenchError};
 use fulfil::lock::{LockConfig, StockLock};
 use fulfil::stock_cache::StockCache;
-use fulfil::worker::{Fate, GroupFigures, Incoming, Worker, WorkerError, WorkerSettings};
+use fulfil::worker::{GroupFigures, Incoming, Recorded, Worker, WorkerError, WorkerSettings};
 
 /// Redeliveries of one batch before the bench gives up on it.
 const MAX_REDELIVERIES: u32 = 50;
@@ -76,7 +76,7 @@ impl Ours {
     async fn process(&self, batch: &[Incoming]) -> Result<(), BenchError> {
         for _ in 0..MAX_REDELIVERIES {
             match self.worker.process(batch).await {
-                Ok(fates) => return expect_applied(batch, &fates),
+                Ok(records) => return expect_applied(batch, &records),
                 Err(WorkerError::Transient(_)) => {
                     self.retries.fetch_add(1, Ordering::Relaxed);
                 }
@@ -118,15 +118,15 @@ fn incoming(message_id: &str, body: String) -> Incoming {
 }
 
 /// Every message of a fresh run is decided; anything else is a bug worth stopping for.
-fn expect_applied(batch: &[Incoming], fates: &[Fate]) -> Result<(), BenchError> {
+fn expect_applied(batch: &[Incoming], records: &[Recorded]) -> Result<(), BenchError> {
     match batch
         .iter()
-        .zip(fates)
-        .find(|(_, f)| !matches!(f, Fate::Applied { .. }))
+        .zip(records)
+        .find(|(_, f)| !matches!(f, Recorded::Decided { .. }))
     {
         None => Ok(()),
-        Some((m, fate)) => Err(BenchError::Worker(format!(
-            "{}: unexpected fate {fate:?}",
+        Some((m, record)) => Err(BenchError::Worker(format!(
+            "{}: unexpected record {record:?}",
             m.message_id
         ))),
     }
