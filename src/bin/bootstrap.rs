@@ -12,12 +12,15 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use clap::Parser;
-use fulfil::cli::{ProjectorArgs, WorkerArgs};
+use fulfil::cli::projector::ProjectorArgs;
+use fulfil::cli::worker::WorkerArgs;
 use fulfil::db::{self, Database};
 use fulfil::lambda::budget::{self, RetryBudget};
 use fulfil::lock::StockLock;
 use fulfil::projector::Projector;
 use fulfil::queue::consumer::BatchHandler;
+use fulfil::run::projector::ProjectorRunSettings;
+use fulfil::run::worker::WorkerRunSettings;
 use fulfil::stock_cache::StockCache;
 use fulfil::worker::{Worker, WorkerSettings};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -84,9 +87,7 @@ async fn resolve_secret_urls() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn worker() -> Result<Worker, lambda_runtime::Error> {
-    let settings = WorkerEnv::parse_from(["bootstrap"])
-        .worker
-        .into_settings()?;
+    let settings = WorkerRunSettings::try_from(&WorkerEnv::parse_from(["bootstrap"]).worker)?;
     let worker_settings = WorkerSettings {
         groups: settings.groups,
         transaction_deadline: settings.lock.lease,
@@ -134,27 +135,20 @@ fn check_timeout(
 }
 
 fn worker_fifo() -> Result<bool, lambda_runtime::Error> {
-    Ok(WorkerEnv::parse_from(["bootstrap"])
-        .worker
-        .into_settings()?
-        .topology
-        .fifo)
+    let settings = WorkerRunSettings::try_from(&WorkerEnv::parse_from(["bootstrap"]).worker)?;
+    Ok(settings.topology.fifo)
 }
 
 async fn projector() -> Result<Projector, lambda_runtime::Error> {
-    let settings = ProjectorEnv::parse_from(["bootstrap"])
-        .projector
-        .into_settings()?;
+    let args = ProjectorEnv::parse_from(["bootstrap"]).projector;
+    let settings = ProjectorRunSettings::try_from(&args)?;
     let pool = db::connect(Database::Read, &settings.read_database_url, 2).await?;
     Ok(Projector::new(pool))
 }
 
 fn projector_fifo() -> Result<bool, lambda_runtime::Error> {
-    Ok(ProjectorEnv::parse_from(["bootstrap"])
-        .projector
-        .into_settings()?
-        .topology
-        .fifo)
+    let args = ProjectorEnv::parse_from(["bootstrap"]).projector;
+    Ok(ProjectorRunSettings::try_from(&args)?.topology.fifo)
 }
 
 async fn serve<H: BatchHandler>(handler: H, fifo: bool) -> Result<(), lambda_runtime::Error> {

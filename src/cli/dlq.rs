@@ -1,9 +1,11 @@
 //! `fulfil dlq list|show|redrive`: what sits in a dead-letter queue, why, and sending it back
 //! to the queue it came from once the cause is fixed.
 
+use std::process::ExitCode;
+
 use clap::{Args, Subcommand};
 
-use super::{AwsArgs, Format, TopologyArgs};
+use super::shared::{AwsArgs, Format, TopologyArgs};
 use crate::admin::{DeadLetterQueue, DlqAt, MovedBySqs};
 use crate::contract::event::ChangeEvent;
 use crate::contract::Envelope;
@@ -72,13 +74,14 @@ pub struct DlqArgs {
 
 impl DlqArgs {
     async fn find(&self) -> anyhow::Result<DlqAt> {
-        let (aws, topology) = (self.aws.into_settings()?, self.topology.into_settings()?);
+        let aws = crate::config::AwsSettings::try_from(&self.aws)?;
+        let topology = crate::config::Topology::try_from(&self.topology)?;
         Ok(DlqAt::find(&aws, &topology, self.queue).await?)
     }
 }
 
 impl DlqCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             DlqCommand::List { at, format } => {
                 let dlq = at.find().await?;
@@ -95,7 +98,7 @@ impl DlqCommand {
             DlqCommand::Redrive { message_ids, at } => {
                 let dlq = at.find().await?;
                 if message_ids.is_empty() && redrive_all_by_sqs(&dlq).await? {
-                    return Ok(());
+                    return Ok(ExitCode::SUCCESS);
                 }
                 let progress = |m: &Peeked| println!("redriven {}  {}", m.message_id, what(m));
                 let done = dlq.redrive(&message_ids, progress).await?;
@@ -106,7 +109,7 @@ impl DlqCommand {
                 );
             }
         }
-        Ok(())
+        Ok(ExitCode::SUCCESS)
     }
 }
 

@@ -1,4 +1,4 @@
-//! `fulfil bench stock --quick`, in-process against the real PostgreSQL and Redis: every run
+//! `fulfil-bench stock --quick`, in-process against the real PostgreSQL and Redis: every run
 //! of every path (ours, both baselines, the ceiling) passes its correctness check, the seed
 //! case serves exactly half, and the report has every cell. No timing is asserted:
 //! performance is measured by `./dev bench`, not by tests.
@@ -118,7 +118,7 @@ fn check_path(cell: &Cell, path: &PathResult, options: &Options) {
     }
 }
 
-/// `fulfil bench e2e --quick`: both ceilings measured, every rate run on FIFO and standard
+/// `fulfil-bench e2e --quick`: both ceilings measured, every rate run on FIFO and standard
 /// queues with every order decided, relayed and projected, the projector DLQs empty, the
 /// check clean, and the JSON naming each rate's fraction of the ceiling and lag p99. No
 /// figure is judged: a quick run is a smoke run.

@@ -1,4 +1,4 @@
-//! `fulfil demo`'s namespace on the real services: a demo drops what the previous one
+//! `fulfil-demo`'s namespace on the real services: a demo drops what the previous one
 //! recorded, by exact name, and leaves alone whatever merely looks like a demo's. Each test
 //! records under a scope of its own, so it never touches a real demo's namespace.
 

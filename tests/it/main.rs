@@ -3,6 +3,7 @@
 mod api;
 mod bench;
 mod chaos;
+mod cli;
 mod consumer;
 mod db_fault;
 mod demo;

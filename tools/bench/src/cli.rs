@@ -48,13 +48,13 @@ pub struct BenchArgs {
 impl BenchArgs {
     pub fn services(&self) -> Result<Services, BenchError> {
         Ok(Services {
-            write_database_url: self.write_db.into_settings()?,
-            read_database_url: self.read_db.into_settings()?,
+            write_database_url: (&self.write_db).try_into()?,
+            read_database_url: (&self.read_db).try_into()?,
             redis_url: config::validate_redis_url(
                 "FULFIL_REDIS_URL (--redis-url)",
                 &self.redis_url,
             )?,
-            aws: self.aws.into_settings()?,
+            aws: (&self.aws).try_into()?,
         })
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use fulfil::cli::{AwsArgs, TopologyArgs};
+use fulfil::config::{AwsSettings, Topology};
 use fulfil::publish::{self, publish_with_progress};
 use fulfil::queue::publisher::PublishReport;
 use fulfil_testkit::scenario::FlashSale;
@@ -72,8 +73,11 @@ impl FlashSaleArgs {
 /// Publishes the sale; what was sent and what failed, Restock included.
 pub async fn run(args: &FlashSaleArgs) -> anyhow::Result<PublishReport> {
     let messages = args.sale()?.messages();
-    let publisher =
-        publish::publisher(&args.aws.into_settings()?, &args.topology.into_settings()?).await?;
+    let publisher = publish::publisher(
+        &AwsSettings::try_from(&args.aws)?,
+        &Topology::try_from(&args.topology)?,
+    )
+    .await?;
     let restock = std::slice::from_ref(&messages.restock);
     let restock = publish_with_progress(&publisher, restock, "restock").await?;
     wait_for_restock(args, &messages.restock.dedup_id).await?;

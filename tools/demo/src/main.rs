@@ -59,9 +59,9 @@ struct DemoArgs {
 impl DemoArgs {
     fn settings(&self) -> anyhow::Result<DemoSettings> {
         Ok(DemoSettings {
-            aws: self.aws.into_settings()?,
-            write_database_url: self.write_db.into_settings()?,
-            redis_url: self.redis.into_settings()?,
+            aws: (&self.aws).try_into()?,
+            write_database_url: (&self.write_db).try_into()?,
+            redis_url: (&self.redis).try_into()?,
             sale: FlashSale {
                 product_id: "pokemon-bread".into(),
                 stock: self.stock,

@@ -33,10 +33,10 @@ struct CheckArgs {
 impl CheckArgs {
     fn settings(&self) -> anyhow::Result<CheckSettings> {
         Ok(CheckSettings {
-            write_database_url: self.write_db.into_settings()?,
-            read_database_url: self.read_db.into_settings()?,
-            aws: self.aws.into_settings()?,
-            topology: self.topology.into_settings()?,
+            write_database_url: (&self.write_db).try_into()?,
+            read_database_url: (&self.read_db).try_into()?,
+            aws: (&self.aws).try_into()?,
+            topology: (&self.topology).try_into()?,
         })
     }
 }
