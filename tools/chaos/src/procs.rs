@@ -4,12 +4,13 @@
 //! without failpoints. Touches only the processes it started, by their pid.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use fulfil_testkit::process::RoleProcess;
 
 use crate::schedule::Role;
 
@@ -21,9 +22,10 @@ pub struct Launch {
     pub logs: PathBuf,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Proc {
-    child: Option<Child>,
+    /// The running process; dropping it kills it (kill -9).
+    child: Option<RoleProcess>,
     paused: bool,
     failpoints: Option<&'static str>,
     /// When a dead process is started again.
@@ -69,7 +71,9 @@ impl Procs {
     }
 
     fn spawn(&self, role: Role, failpoints: Option<&'static str>) {
-        let child = self.command(role, failpoints).spawn();
+        let log = self.launch.logs.join(format!("{role}.log"));
+        let command = self.command(role, failpoints);
+        let child = RoleProcess::spawn_logging_to(command, &role.to_string(), log);
         let mut table = self.table();
         let proc = table.entry(role).or_default();
         match child {
@@ -89,20 +93,11 @@ impl Procs {
     }
 
     fn command(&self, role: Role, failpoints: Option<&'static str>) -> Command {
-        let log = self.launch.logs.join(format!("{role}.log"));
-        let file = OpenOptions::new().create(true).append(true).open(&log);
-        let (out, err) = match file.and_then(|f| Ok((f.try_clone()?, f))) {
-            Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
-            Err(_) => (Stdio::null(), Stdio::null()),
-        };
         let mut command = Command::new(&self.launch.exe);
         command
             .args([role.command(), "--ops-addr", "127.0.0.1:0"])
             .envs(self.launch.env.iter().map(|(k, v)| (k, v)))
-            .env("FAILPOINTS", failpoints.unwrap_or(""))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+            .env("FAILPOINTS", failpoints.unwrap_or(""));
         command
     }
 
@@ -123,10 +118,7 @@ impl Procs {
     pub fn kill(&self, role: Role) {
         let mut table = self.table();
         if let Some(proc) = table.get_mut(&role) {
-            if let Some(mut child) = proc.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            drop(proc.child.take());
             proc.paused = false;
             proc.restart_at = Some(Instant::now() + Duration::from_millis(500));
         }
@@ -159,7 +151,7 @@ impl Procs {
         let mut due = Vec::new();
         for (role, proc) in self.table().iter_mut() {
             if let Some(child) = proc.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
+                if let Some(status) = child.try_wait() {
                     self.note_exit(*role, status);
                     proc.child = None;
                     proc.restart_at = Some(now + Duration::from_secs(1));
@@ -217,19 +209,14 @@ impl Procs {
         for role in Role::all() {
             if let Some(proc) = self.table().get_mut(&role) {
                 proc.restart_at = None;
-                if let Some(mut child) = proc.child.take() {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
+                drop(proc.child.take());
             }
         }
     }
 
     fn any_running(&self) -> bool {
-        self.table().values_mut().any(|p| {
-            p.child
-                .as_mut()
-                .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-        })
+        self.table()
+            .values_mut()
+            .any(|p| p.child.as_mut().is_some_and(|c| c.try_wait().is_none()))
     }
 }

@@ -3,7 +3,7 @@
 //! It starts `fulfil run` as a child process, publishes the seed scenario, shows progress
 //! while the pipeline drains, verifies the read side, prints a summary and stops the child.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,6 +22,7 @@ use watch::{Progress, Timeline, LOOK_EVERY};
 use fulfil::config::{AwsSettings, SecretUrl};
 use fulfil::db::{self, Database};
 use fulfil::queue::publisher::PublishReport;
+use fulfil_testkit::process::RoleProcess;
 use fulfil_testkit::scenario::FlashSale;
 
 #[derive(Debug, Clone)]
@@ -41,23 +42,24 @@ pub async fn run(settings: &DemoSettings) -> anyhow::Result<DemoSummary> {
         "demo namespace {}: databases {}_write and {}_read, queues {}*",
         ns.tag, ns.tag, ns.tag, ns.setup.topology.prefix
     );
-    let (mut child, log) = spawn_run(settings, &ns)?;
-    let result = drive(settings, &ns, &mut child, report.provisioned, &log).await;
-    stop(&mut child);
+    let mut run = spawn_run(settings, &ns)?;
+    let log = run.log_path.clone();
+    let result = drive(settings, &ns, &mut run, report.provisioned, &log).await;
+    run.stop(STOP_GRACE).await;
     result
 }
 
-fn spawn_run(
-    settings: &DemoSettings,
-    ns: &Namespace,
-) -> anyhow::Result<(Child, std::path::PathBuf)> {
+/// How long `fulfil run` has to drain after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+fn spawn_run(settings: &DemoSettings, ns: &Namespace) -> anyhow::Result<RoleProcess> {
     let log = std::env::temp_dir().join(format!("fulfil-{}.log", ns.tag));
-    let file = std::fs::File::create(&log)?;
     eprintln!(
         "starting `fulfil run` in the background (log: {})",
         log.display()
     );
-    let child = Command::new(fulfil_testkit::process::fulfil_binary()?)
+    let mut command = Command::new(fulfil_testkit::process::fulfil_binary()?);
+    command
         .args([
             "run",
             "--ops-addr",
@@ -80,33 +82,14 @@ fn spawn_run(
         .env("FULFIL_REDIS_URL", settings.redis_url.expose())
         .env("FULFIL_REDIS_KEY_PREFIX", &ns.redis_prefix)
         .env("FULFIL_QUEUE_PREFIX", &ns.setup.topology.prefix)
-        .env_remove("FULFIL_STANDARD_QUEUES")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()?;
-    Ok((child, log))
-}
-
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
+        .env_remove("FULFIL_STANDARD_QUEUES");
+    Ok(RoleProcess::spawn_logging_to(command, "fulfil run", log)?)
 }
 
 async fn drive(
     settings: &DemoSettings,
     ns: &Namespace,
-    child: &mut Child,
+    run: &mut RoleProcess,
     provisioned: fulfil::queue::topology::Provisioned,
     log: &std::path::Path,
 ) -> anyhow::Result<DemoSummary> {
@@ -118,11 +101,11 @@ async fn drive(
         provisioned.commands_topic_arn,
         true,
     );
-    wait_for(child, settings.deadline, || async { all_started(log) }).await?;
+    wait_for(run, settings.deadline, || async { all_started(log) }).await?;
     let messages = settings.sale.messages();
     let started = Instant::now();
-    let published = publish(settings, &publisher, &write, child, &messages).await?;
-    let timeline = watch(&write, &read, child, settings, started).await?;
+    let published = publish(settings, &publisher, &write, run, &messages).await?;
+    let timeline = watch(&write, &read, run, settings, started).await?;
     let verify = fulfil::projector::verify::verify(&write, &read).await?;
     let took = started.elapsed();
     let mut summary = summary::summarise(&write).await?;
@@ -152,13 +135,13 @@ async fn publish(
     settings: &DemoSettings,
     publisher: &fulfil::queue::publisher::CommandPublisher,
     write: &PgPool,
-    child: &mut Child,
+    run: &mut RoleProcess,
     messages: &fulfil_testkit::scenario::Messages,
 ) -> anyhow::Result<usize> {
     let restock = publisher
         .publish(std::slice::from_ref(&messages.restock), |_| {})
         .await?;
-    wait_for(child, settings.deadline, || {
+    wait_for(run, settings.deadline, || {
         applied(write, &messages.restock.dedup_id)
     })
     .await?;
@@ -187,24 +170,28 @@ async fn applied(write: &PgPool, command_id: &str) -> bool {
     matches!(found, Ok(Some(_)))
 }
 
-/// Polls `done` every [`LOOK_EVERY`] until it holds, failing if the child died or the
+/// Polls `done` every [`LOOK_EVERY`] until it holds, failing if `fulfil run` died or the
 /// deadline passed.
-async fn wait_for<F, Fut>(child: &mut Child, deadline: Duration, mut done: F) -> anyhow::Result<()>
+async fn wait_for<F, Fut>(
+    run: &mut RoleProcess,
+    deadline: Duration,
+    mut done: F,
+) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let until = Instant::now() + deadline;
     while !done().await {
-        still_going(child, until, deadline)?;
+        still_going(run, until, deadline)?;
         tokio::time::sleep(LOOK_EVERY).await;
     }
     Ok(())
 }
 
 /// An error once `fulfil run` has exited or `until` has passed.
-fn still_going(child: &mut Child, until: Instant, deadline: Duration) -> anyhow::Result<()> {
-    if let Some(status) = child.try_wait()? {
+fn still_going(run: &mut RoleProcess, until: Instant, deadline: Duration) -> anyhow::Result<()> {
+    if let Some(status) = run.try_wait() {
         anyhow::bail!("`fulfil run` exited ({status}); see its log");
     }
     if Instant::now() > until {
@@ -218,7 +205,7 @@ fn still_going(child: &mut Child, until: Instant, deadline: Duration) -> anyhow:
 async fn watch(
     write: &PgPool,
     read: &PgPool,
-    child: &mut Child,
+    run: &mut RoleProcess,
     settings: &DemoSettings,
     started: Instant,
 ) -> anyhow::Result<Timeline> {
@@ -244,7 +231,7 @@ async fn watch(
             bar.finish();
             return Ok(timeline);
         }
-        still_going(child, until, settings.deadline)?;
+        still_going(run, until, settings.deadline)?;
         tokio::time::sleep(LOOK_EVERY).await;
     }
 }

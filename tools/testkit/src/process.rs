@@ -2,7 +2,7 @@
 //! the bench, the soak, the integration tests): one rule, so they all run the same build;
 //! and the one way tests start a long-running role and stop it ([`RoleProcess`]).
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -78,14 +78,27 @@ pub struct RoleProcess {
 impl RoleProcess {
     /// Starts `command` (its arguments and environment already set), stdout and stderr into
     /// a fresh log file in the temporary directory named after `name`.
-    pub fn spawn(mut command: Command, name: &str) -> Result<RoleProcess, ProcessError> {
+    pub fn spawn(command: Command, name: &str) -> Result<RoleProcess, ProcessError> {
         let file = format!("{name}-{}.log", uuid::Uuid::new_v4().simple());
-        let log_path = std::env::temp_dir().join(file);
+        Self::spawn_logging_to(command, name, std::env::temp_dir().join(file))
+    }
+
+    /// [`RoleProcess::spawn`] with output appended to `log_path` (a restarted process
+    /// continues its predecessor's log).
+    pub fn spawn_logging_to(
+        mut command: Command,
+        name: &str,
+        log_path: PathBuf,
+    ) -> Result<RoleProcess, ProcessError> {
         let start = |source| ProcessError::Start {
             name: name.to_owned(),
             source,
         };
-        let log = File::create(&log_path).map_err(start)?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(start)?;
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(start)?)
