@@ -41,7 +41,11 @@ ls_launch() {
     cd "$dir"
     export GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port"
     # hypercorn binds the address given; the default twisted server listens on every interface.
-    export GATEWAY_SERVER=hypercorn SERVICES=sqs,sns DNS_ADDRESS=0 SQS_ENDPOINT_STRATEGY=path
+    # Queue URLs with the `path` strategy resolve without DNS (the stack is offline); the
+    # Terraform apply tier's private LocalStack asks for `off`, whose URLs the AWS provider
+    # parses (FULFIL_DEV_SQS_ENDPOINT_STRATEGY).
+    export GATEWAY_SERVER=hypercorn SERVICES=sqs,sns DNS_ADDRESS=0
+    export SQS_ENDPOINT_STRATEGY="${FULFIL_DEV_SQS_ENDPOINT_STRATEGY:-path}"
     # host mode: keep state under .dev and make no calls home (there is no network here).
     export OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$dir/fs" SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1
     export PERSISTENCE=0 LOCALSTACK_CLI=0
