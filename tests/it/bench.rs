@@ -1,4 +1,4 @@
-//! `fulfil-bench stock --quick`, in-process against the real PostgreSQL and Redis: every run
+//! `fulfil-bench stock --quick` (and `e2e`, `scale`), in-process against the real PostgreSQL and Redis: every run
 //! of every path (ours, both baselines, the ceiling) passes its correctness check, the seed
 //! case serves exactly half, and the report has every cell. No timing is asserted:
 //! performance is measured by `./dev bench`, not by tests.
@@ -163,5 +163,23 @@ async fn the_quick_e2e_scenario_runs_every_rate_and_checks_the_pipeline() {
     for rate in json["rates"].as_array().expect("rates") {
         assert!(rate["fraction_of_ceiling"].is_f64(), "{rate}");
         assert!(rate["lag_p99_ms"].is_f64(), "{rate}");
+    }
+}
+
+/// `fulfil-bench scale --quick`: every process count on both workloads, each cell's
+/// backlog decided with nothing applied twice. (The bench spawns `fulfil worker` processes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quick_scale_scenario_runs_every_process_count_and_applies_nothing_twice() {
+    harness::redis().await;
+    let options = Options::new(None, None, true);
+    let cells = fulfil_bench::scale::run(&services(), &options)
+        .await
+        .expect("the scale scenario runs");
+
+    let counts: Vec<usize> = cells.iter().map(|c| c.processes).collect();
+    assert_eq!(counts, [1, 2, 4, 1, 2, 4]);
+    for cell in &cells {
+        assert!(cell.problems.is_empty(), "{cell:?}");
+        assert!(cell.orders > 0 && cell.per_s > 0.0, "{cell:?}");
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::env::Services;
 use super::report::Report;
-use super::{e2e, rss, stock, table, targets, BenchEnv, BenchError, Options};
+use super::{e2e, rss, scale, stock, table, targets, BenchEnv, BenchError, Options};
 use fulfil::cli::{AwsArgs, ReadDbArgs, WriteDbArgs};
 use fulfil::config;
 
@@ -18,6 +18,8 @@ pub enum Scenario {
     Stock,
     /// Commands through SNS/SQS, worker, relay and projector to the read database.
     E2e,
+    /// 1, 2 and 4 worker processes on one stack, a spread and a hot workload (not in `all`).
+    Scale,
     All,
 }
 
@@ -77,6 +79,10 @@ pub async fn run(
     scenario: Scenario,
 ) -> Result<Report, BenchError> {
     let mut report = Report::new(options);
+    if scenario == Scenario::Scale {
+        report.scale = Some(Box::pin(scale::run(services, options)).await?);
+        return Ok(report);
+    }
     if scenario != Scenario::E2e {
         report.stock = Some(run_stock(services, options).await?);
         eprintln!(

@@ -235,7 +235,12 @@ async fn rate(
     ordered_before: usize,
 ) -> Result<RateStep, BenchError> {
     let messages = sale.sale.messages();
-    restock(bed.stack, bed.redis, &messages.restock.body).await?;
+    restock(
+        bed.stack,
+        bed.redis,
+        std::slice::from_ref(&messages.restock.body),
+    )
+    .await?;
     eprintln!(
         "e2e: {} queues, {:.0}% of (ii): {:.0} orders/s, {} orders ...",
         offered.queues,
@@ -260,9 +265,13 @@ async fn rate(
     Ok(RateStep::new(offered, bed.bare, &sent, &times, profile))
 }
 
-/// The restock goes through the batch path in-process (setup, not measured); its event
-/// reaches the read side through the relay like any other.
-async fn restock(stack: &Stack, redis: &ConnectionManager, body: &str) -> Result<(), BenchError> {
+/// Restocks go through the batch path in-process, ten at a time as a receive brings them
+/// (setup, not measured); their events reach the read side through the relay like any other.
+pub(super) async fn restock(
+    stack: &Stack,
+    redis: &ConnectionManager,
+    bodies: &[String],
+) -> Result<(), BenchError> {
     let locks = StockLock::new(
         redis.clone(),
         LockConfig {
@@ -272,14 +281,19 @@ async fn restock(stack: &Stack, redis: &ConnectionManager, body: &str) -> Result
     );
     let cache = StockCache::new(redis.clone(), &stack.key_prefix);
     let worker = Worker::new(stack.write.clone(), locks, cache, Default::default());
-    let restock = Incoming {
-        message_id: format!("bench-restock-{}", short_id()),
-        body: body.to_owned(),
-        traceparent: None,
-    };
-    worker
-        .process(&[restock])
-        .await
-        .map_err(|e| BenchError::Worker(e.to_string()))?;
+    for chunk in bodies.chunks(10) {
+        let incoming: Vec<Incoming> = chunk
+            .iter()
+            .map(|body| Incoming {
+                message_id: format!("bench-restock-{}", short_id()),
+                body: body.clone(),
+                traceparent: None,
+            })
+            .collect();
+        worker
+            .process(&incoming)
+            .await
+            .map_err(|e| BenchError::Worker(e.to_string()))?;
+    }
     Ok(())
 }

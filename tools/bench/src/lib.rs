@@ -30,6 +30,7 @@ mod profile;
 mod queues;
 pub mod report;
 mod rss;
+pub mod scale;
 mod stack;
 pub mod stock;
 mod table;

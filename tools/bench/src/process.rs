@@ -22,6 +22,13 @@ impl RoleProcess {
         env: &[(&str, String)],
         ready: &str,
     ) -> Result<Self, BenchError> {
+        let mut process = Self::spawn(args, env)?;
+        process.ready(args, ready).await?;
+        Ok(process)
+    }
+
+    /// Starts `fulfil <args>` with `env` added, without waiting for it.
+    pub(super) fn spawn(args: &[&str], env: &[(&str, String)]) -> Result<Self, BenchError> {
         let binary = fulfil_testkit::process::fulfil_binary()
             .map_err(BenchError::io("find the fulfil binary"))?;
         let mut command = Command::new(binary);
@@ -29,9 +36,13 @@ impl RoleProcess {
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         let name = format!("fulfil-bench-{}", args[0]);
-        let mut process = Process::spawn(command, &name).map_err(started(args))?;
-        process.wait_logged(ready).await.map_err(started(args))?;
-        Ok(Self(process))
+        Ok(Self(Process::spawn(command, &name).map_err(started(args))?))
+    }
+
+    /// Waits for `ready` in the log of the process started with `args`.
+    pub(super) async fn ready(&mut self, args: &[&str], ready: &str) -> Result<(), BenchError> {
+        self.0.wait_logged(ready).await.map_err(started(args))?;
+        Ok(())
     }
 
     pub(super) fn log(&self) -> String {

@@ -12,6 +12,7 @@ use super::check::Check;
 use super::e2e::E2eReport;
 use super::paths::{Measured, Path};
 use super::rss::RssReport;
+use super::scale::Cell as ScaleCell;
 use super::target::Target;
 use super::workload::{Shape, Workload};
 use super::{BenchError, Options};
@@ -29,6 +30,8 @@ pub struct Report {
     pub stock: Option<StockReport>,
     pub worker_rss: Option<RssReport>,
     pub e2e: Option<E2eReport>,
+    /// `fulfil-bench scale`: throughput per worker-process count.
+    pub scale: Option<Vec<ScaleCell>>,
     pub targets: Vec<Target>,
 }
 
@@ -44,6 +47,7 @@ impl Report {
             stock: None,
             worker_rss: None,
             e2e: None,
+            scale: None,
             targets: Vec::new(),
         }
     }
@@ -54,7 +58,11 @@ impl Report {
             .stock
             .as_ref()
             .is_none_or(|s| s.cells.iter().all(Cell::passed));
-        stock && self.e2e.as_ref().is_none_or(|e| e.check.passed)
+        let scale = self
+            .scale
+            .as_ref()
+            .is_none_or(|cells| cells.iter().all(|c| c.problems.is_empty()));
+        stock && scale && self.e2e.as_ref().is_none_or(|e| e.check.passed)
     }
 
     /// Writes `dir/bench-<timestamp>.json`, creating `dir`; returns the file's path.

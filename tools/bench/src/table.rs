@@ -29,6 +29,9 @@ pub(super) fn render(report: &Report) -> String {
     if let Some(e) = &report.e2e {
         super::e2e_table::render(&mut out, e);
     }
+    if let Some(cells) = &report.scale {
+        out += &super::scale::render(cells);
+    }
     render_targets(&mut out, report);
     render_failures(&mut out, report);
     out
