@@ -25,11 +25,13 @@ const FUNCTION: &str = "_";
 /// takes it, so a bootstrap that died would otherwise leave it waiting).
 const INVOKE_WITHIN: Duration = Duration::from_secs(60);
 /// The function timeout the bootstrap is told, and the lock settings that fit in it:
-/// 8 attempts x (250 ms lock wait + 750 ms lease) + the 2 s report margin = 10 s.
-const FUNCTION_TIMEOUT_SECS: &str = "10";
+/// 8 attempts x (250 ms lock wait + 1 s lease) + the 2 s report margin = 12 s. A short
+/// timeout keeps the locked-elsewhere test short; the 1 s lease (the transaction deadline)
+/// leaves a loaded machine room to commit.
+const FUNCTION_TIMEOUT_SECS: &str = "12";
 const LOCK_SETTINGS: [(&str, &str); 2] = [
     ("FULFIL_LOCK_WAIT_MS", "250"),
-    ("FULFIL_LOCK_LEASE_MS", "750"),
+    ("FULFIL_LOCK_LEASE_MS", "1000"),
 ];
 
 /// cargo-lambda's executable, or a failure that says how to install it: never a skip.
