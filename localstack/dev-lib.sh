@@ -44,7 +44,9 @@ ls_launch() {
     # Queue URLs with the `path` strategy resolve without DNS (the stack is offline); the
     # Terraform apply tier's private LocalStack asks for `off`, whose URLs the AWS provider
     # parses (FULFIL_DEV_SQS_ENDPOINT_STRATEGY).
-    export GATEWAY_SERVER=hypercorn SERVICES=sqs,sns DNS_ADDRESS=0
+    # Secrets Manager (moto-backed, offline): the Lambda tier's secret-held database URL. This
+    # LocalStack serves every service it has on demand; SERVICES names what the stack relies on.
+    export GATEWAY_SERVER=hypercorn SERVICES=sqs,sns,secretsmanager DNS_ADDRESS=0
     export SQS_ENDPOINT_STRATEGY="${FULFIL_DEV_SQS_ENDPOINT_STRATEGY:-path}"
     # host mode: keep state under .dev and make no calls home (there is no network here).
     export OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$dir/fs" SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1

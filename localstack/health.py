@@ -1,4 +1,4 @@
-"""Exit 0 when the LocalStack at argv[1] reports both SNS and SQS ready, else 1."""
+"""Exit 0 when the LocalStack at argv[1] reports SNS, SQS and Secrets Manager ready, else 1."""
 import json
 import sys
 import urllib.request
@@ -10,4 +10,5 @@ try:
         services = json.load(response).get("services", {})
 except Exception:  # not up yet: the caller polls with a deadline
     sys.exit(1)
-sys.exit(0 if {services.get("sns"), services.get("sqs")} <= READY else 1)
+WANTED = ("sns", "sqs", "secretsmanager")
+sys.exit(0 if {services.get(name) for name in WANTED} <= READY else 1)

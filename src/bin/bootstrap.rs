@@ -6,7 +6,9 @@
 //! URL may instead be given as a Secrets Manager ARN (`FULFIL_<NAME>_SECRET_ARN`), since
 //! Lambda cannot inject secrets into the environment. The worker refuses to start when the
 //! function timeout (`FULFIL_LAMBDA_TIMEOUT_SECONDS`) is shorter than its own retry budget
-//! (`fulfil::lambda::budget`), and each invocation answers before its context's deadline.
+//! (`fulfil::lambda::budget`), and each invocation answers before its context's deadline
+//! (or, when the runtime API sends one already past, before the function timeout:
+//! `fulfil::lambda::invocation_deadline`).
 
 use std::sync::Arc;
 
@@ -48,9 +50,10 @@ const SECRET_URLS: [&str; 3] = [
 async fn main() -> Result<(), lambda_runtime::Error> {
     let _telemetry = fulfil::telemetry::init(fulfil::telemetry::LogFormat::Json, "fulfil-lambda");
     resolve_secret_urls().await?;
+    let timeout = function_timeout()?;
     match std::env::var("FULFIL_LAMBDA_HANDLER").as_deref() {
-        Ok("projector") => serve(projector().await?, projector_fifo()?).await,
-        Ok("worker") | Err(_) => serve(worker().await?, worker_fifo()?).await,
+        Ok("projector") => serve(projector().await?, projector_fifo()?, timeout).await,
+        Ok("worker") | Err(_) => serve(worker(timeout).await?, worker_fifo()?, timeout).await,
         Ok(other) => {
             Err(format!("FULFIL_LAMBDA_HANDLER: {other:?} is not worker or projector").into())
         }
@@ -86,7 +89,17 @@ async fn resolve_secret_urls() -> Result<(), lambda_runtime::Error> {
     Ok(())
 }
 
-async fn worker() -> Result<Worker, lambda_runtime::Error> {
+/// `FULFIL_LAMBDA_TIMEOUT_SECONDS`, read once: the worker's start-up check and every
+/// invocation's stand-in deadline use the same value.
+fn function_timeout() -> Result<Option<std::time::Duration>, lambda_runtime::Error> {
+    let given = std::env::var(budget::TIMEOUT_SETTING).ok();
+    budget::function_timeout(given.as_deref()).map_err(|refused| {
+        tracing::error!(%refused, "refusing to start");
+        refused.into()
+    })
+}
+
+async fn worker(timeout: Option<std::time::Duration>) -> Result<Worker, lambda_runtime::Error> {
     let settings = WorkerRunSettings::try_from(&WorkerEnv::parse_from(["bootstrap"]).worker)?;
     let worker_settings = WorkerSettings {
         groups: settings.groups,
@@ -94,7 +107,7 @@ async fn worker() -> Result<Worker, lambda_runtime::Error> {
         ..WorkerSettings::default()
     };
     // Before any connection: a wrong timeout is a configuration error, not an outage.
-    check_timeout(&worker_settings, settings.lock.acquire_timeout)?;
+    check_timeout(&worker_settings, settings.lock.acquire_timeout, timeout)?;
     let size = u32::try_from(settings.groups.max_units + 2).unwrap_or(u32::MAX);
     let limits = Some(settings.db_limits);
     let pool =
@@ -110,14 +123,14 @@ async fn worker() -> Result<Worker, lambda_runtime::Error> {
 fn check_timeout(
     settings: &WorkerSettings,
     lock_wait: std::time::Duration,
+    timeout: Option<std::time::Duration>,
 ) -> Result<(), lambda_runtime::Error> {
     let retries = RetryBudget {
         attempts: settings.max_attempts,
         lock_wait,
         transaction_deadline: settings.transaction_deadline,
     };
-    let given = std::env::var(budget::TIMEOUT_SETTING).ok();
-    let checked = budget::function_timeout(given.as_deref()).and_then(|timeout| match timeout {
+    let checked = match timeout {
         Some(timeout) => budget::check(&retries, timeout),
         None => {
             tracing::warn!(
@@ -127,7 +140,7 @@ fn check_timeout(
             );
             Ok(())
         }
-    });
+    };
     checked.map_err(|refused| {
         tracing::error!(%refused, "refusing to start");
         refused.into()
@@ -151,12 +164,16 @@ fn projector_fifo() -> Result<bool, lambda_runtime::Error> {
     Ok(ProjectorRunSettings::try_from(&args)?.topology.fifo)
 }
 
-async fn serve<H: BatchHandler>(handler: H, fifo: bool) -> Result<(), lambda_runtime::Error> {
+async fn serve<H: BatchHandler>(
+    handler: H,
+    fifo: bool,
+    timeout: Option<std::time::Duration>,
+) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = Arc::clone(&handler);
         async move {
-            let deadline = fulfil::lambda::deadline_of(event.context.deadline());
+            let deadline = fulfil::lambda::invocation_deadline(event.context.deadline(), timeout);
             let response: SqsBatchResponse =
                 fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo, deadline)
                     .await;

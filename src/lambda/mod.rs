@@ -55,6 +55,39 @@ pub fn deadline_of(context_deadline: SystemTime) -> Instant {
     Instant::now() + left
 }
 
+/// The deadline to answer an invocation that has just arrived by: the context's (see
+/// [`deadline_of`]), unless that is already past. Lambda hands an invocation out with its
+/// deadline ahead; a past one is a runtime API that sends something else (cargo-lambda's
+/// emulator sends the timeout as a duration, 600 000 ms, which reads as 1970). Trusted, it
+/// would report every record failed at once, each failure a receive spent towards the DLQ;
+/// so the function timeout (`FULFIL_LAMBDA_TIMEOUT_SECONDS`), from now, stands in for it,
+/// or with no timeout set, the answer is due at once as before.
+pub fn invocation_deadline(
+    context_deadline: SystemTime,
+    function_timeout: Option<Duration>,
+) -> Instant {
+    if context_deadline > SystemTime::now() {
+        return deadline_of(context_deadline);
+    }
+    warn_once_of_a_past_deadline(context_deadline, function_timeout);
+    Instant::now() + function_timeout.unwrap_or(Duration::ZERO)
+}
+
+fn warn_once_of_a_past_deadline(context_deadline: SystemTime, stand_in: Option<Duration>) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        let deadline_ms = context_deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        tracing::warn!(
+            deadline_ms,
+            stand_in = ?stand_in,
+            "the runtime API sent a deadline already past (not Lambda's Unix time in ms): \
+             answering by the function timeout instead, when FULFIL_LAMBDA_TIMEOUT_SECONDS is set"
+        );
+    });
+}
+
 /// Positions reported failed: every Retry, and on FIFO everything from the first one on.
 fn failed_positions(dispositions: &[Disposition], len: usize, fifo: bool) -> Vec<usize> {
     let retry = |i: usize| !matches!(dispositions.get(i), Some(Disposition::Delete));
@@ -112,6 +145,23 @@ mod tests {
     fn a_missing_answer_counts_as_a_failure() {
         assert_eq!(failed_positions(&[Delete], 2, false), vec![1]);
         assert!(failed_positions(&[Delete, Delete], 2, true).is_empty());
+    }
+
+    #[test]
+    fn a_past_context_deadline_gives_way_to_the_function_timeout() {
+        let emulator = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        let now = Instant::now();
+        let by_timeout = invocation_deadline(emulator, Some(Duration::from_secs(30)));
+        assert!(by_timeout >= now + Duration::from_secs(29));
+        assert!(by_timeout <= Instant::now() + Duration::from_secs(30));
+        assert!(invocation_deadline(emulator, None) <= Instant::now());
+    }
+
+    #[test]
+    fn a_future_context_deadline_is_kept_whatever_the_function_timeout() {
+        let lambda = SystemTime::now() + Duration::from_secs(5);
+        let deadline = invocation_deadline(lambda, Some(Duration::from_secs(900)));
+        assert!(deadline <= Instant::now() + Duration::from_secs(5));
     }
 
     #[test]

@@ -401,18 +401,23 @@ impl TestWorker {
 
 /// A plain HTTP GET of `url` (`http://host:port/path`): the status and the whole response.
 pub async fn http_get(url: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(
-        url.trim_start_matches("http://").split('/').next().unwrap(),
-    )
-    .await
-    .expect("connect");
-    let path = format!(
-        "/{}",
-        url.trim_start_matches("http://")
-            .split_once('/')
-            .map_or("", |(_, p)| p)
+    http_request("GET", url, None).await
+}
+
+/// A plain HTTP/1.1 request of `url` (`http://host:port/path`), with a JSON `body` if
+/// given, on a connection closed after it: the status and the whole response.
+pub async fn http_request(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let address = url.trim_start_matches("http://");
+    let (host, path) = address.split_once('/').unwrap_or((address, ""));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {host}: {e}"));
+    let body = body.unwrap_or_default();
+    let request = format!(
+        "{method} /{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     );
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
         .await
         .expect("write");

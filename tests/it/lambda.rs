@@ -2,6 +2,7 @@
 //! real PostgreSQL and Redis: the same outcomes as the worker, partial batch failures, and
 //! an outage waited out within the invocation's time instead of failing the batch.
 
+mod emulator;
 mod outage;
 
 use std::sync::Arc;
