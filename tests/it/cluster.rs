@@ -168,10 +168,18 @@ async fn cluster_a_product_held_in_the_last_slot_leaves_nothing_of_the_group_hel
     let lock = ctx.lock(LEASE, SHORT);
 
     assert_eq!(expect_timeout(&lock, &refs(&ids)).await, last);
-    assert_eq!(ctx.locked(&refs(&ids)).await, vec![last.clone()], "rolled back");
+    assert_eq!(
+        ctx.locked(&refs(&ids)).await,
+        vec![last.clone()],
+        "rolled back"
+    );
     let tried = lock.try_acquire(&refs(&ids)).await.expect("no Redis error");
     assert_eq!(tried.err(), Some(last.clone()));
-    assert_eq!(ctx.locked(&refs(&ids)).await, vec![last.clone()], "rolled back");
+    assert_eq!(
+        ctx.locked(&refs(&ids)).await,
+        vec![last.clone()],
+        "rolled back"
+    );
 
     other.release().await.expect("release other");
     let held = lock.acquire(&refs(&ids)).await.expect("free once released");
