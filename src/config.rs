@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use url::Url;
 
+mod redis_urls;
+pub use redis_urls::{validate_redis_urls, RedisUrls};
+
 /// A setting that could not be used: which one, the value given, and why.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{setting}: {value:?} {reason}")]
@@ -156,6 +159,7 @@ pub fn validate_postgres_url(setting: &'static str, value: &str) -> Result<Secre
     validate_url(setting, value, &["postgres", "postgresql"])
 }
 
+/// One Redis URL; [`validate_redis_urls`] reads the setting, which may list a cluster's nodes.
 pub fn validate_redis_url(setting: &'static str, value: &str) -> Result<SecretUrl, ConfigError> {
     validate_url(setting, value, &["redis", "rediss"])
 }

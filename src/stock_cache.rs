@@ -6,14 +6,18 @@
 //! older format, another type of key) is a miss: it is hydrated and replaced like any miss.
 //! Every entry expires a day after its last write, so entries of products no longer sold
 //! do not pile up; entries are only ever written for products the database holds.
+//! Keys are `{prefix}stock:{<product>}`: the product is the hash tag, so on a Redis Cluster
+//! an entry sits in the slot of the product's lock, and the conditional write runs once per
+//! slot (a script's keys must share one); MGET and DEL the cluster client splits by itself.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Product;
+use crate::redis_conn::RedisConnection;
+use crate::redis_slot::group_by_slot;
 use crate::store::products::StoredProduct;
 
 /// Entries not written for a day expire; a miss only costs one read.
@@ -90,13 +94,14 @@ pub type Cached = (Product, i64);
 
 #[derive(Clone)]
 pub struct StockCache {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
     put: std::sync::Arc<redis::Script>,
 }
 
 impl StockCache {
-    pub fn new(conn: ConnectionManager, key_prefix: &str) -> Self {
+    pub fn new(conn: impl Into<RedisConnection>, key_prefix: &str) -> Self {
+        let conn = conn.into();
         let put = std::sync::Arc::new(redis::Script::new(PUT_SCRIPT));
         Self {
             conn,
@@ -106,7 +111,7 @@ impl StockCache {
     }
 
     fn key(&self, product_id: &str) -> String {
-        format!("{}stock:{product_id}", self.prefix)
+        format!("{}stock:{{{product_id}}}", self.prefix)
     }
 
     /// The cached entries among `ids`; absent or unreadable entries are misses (the latter
@@ -134,9 +139,28 @@ impl StockCache {
 
     /// Writes the committed states (id, product, version); never called before the commit.
     pub async fn put_many(&self, entries: &[(String, Product, i64)]) -> Result<(), CacheError> {
-        if entries.is_empty() {
-            return Ok(());
+        for slot_entries in self.by_slot(entries) {
+            self.put_one_slot(&slot_entries).await?;
         }
+        Ok(())
+    }
+
+    /// All entries together on a single node; one share per slot on a cluster.
+    fn by_slot<'a>(
+        &self,
+        entries: &'a [(String, Product, i64)],
+    ) -> Vec<Vec<&'a (String, Product, i64)>> {
+        let entries: Vec<_> = entries.iter().collect();
+        match (entries.is_empty(), self.conn.is_cluster()) {
+            (true, _) => Vec::new(),
+            (false, false) => vec![entries],
+            (false, true) => group_by_slot(entries, |(id, _, _)| self.key(id))
+                .into_values()
+                .collect(),
+        }
+    }
+
+    async fn put_one_slot(&self, entries: &[&(String, Product, i64)]) -> Result<(), CacheError> {
         let mut invocation = self.put.prepare_invoke();
         for (id, product, version) in entries {
             invocation.key(self.key(id)).arg(encode(product, *version));

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 
 use clap::{Args, ValueEnum};
 
-use crate::config::{self, AwsSettings, ConfigError, SecretUrl, Topology};
+use crate::config::{self, AwsSettings, ConfigError, RedisUrls, SecretUrl, Topology};
 
 /// How one command line spells one setting: its variable, its flag, and the two as an error
 /// names them. A role's tuning flags are spelled differently by the role's own subcommand and
@@ -173,7 +173,8 @@ impl TryFrom<&ReadDbArgs> for SecretUrl {
 
 #[derive(Debug, Clone, Args)]
 pub struct RedisArgs {
-    /// Redis: stock locks and the stock cache.
+    /// Redis: stock locks and the stock cache. Several URLs, comma-separated, are the seed
+    /// nodes of a Redis Cluster.
     #[arg(long = "redis-url", env = "FULFIL_REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
     /// Prefix of every Redis key we write.
@@ -185,11 +186,20 @@ pub struct RedisArgs {
     pub key_prefix: String,
 }
 
-impl TryFrom<&RedisArgs> for SecretUrl {
+impl TryFrom<&RedisArgs> for RedisUrls {
     type Error = ConfigError;
 
     fn try_from(args: &RedisArgs) -> Result<Self, ConfigError> {
-        config::validate_redis_url("FULFIL_REDIS_URL (--redis-url)", &args.redis_url)
+        let prefix = &args.key_prefix;
+        if prefix.contains(['{', '}']) {
+            let why = "must not contain { or }: Redis Cluster would read them as a hash tag";
+            return Err(ConfigError::new(
+                "FULFIL_REDIS_KEY_PREFIX (--redis-key-prefix)",
+                prefix,
+                why,
+            ));
+        }
+        config::validate_redis_urls("FULFIL_REDIS_URL (--redis-url)", &args.redis_url)
     }
 }
 

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::keys::SlotGroup;
 use super::scripts::Scripts;
 use super::watchdog::{Lease, Watchdog};
 use super::{bounded, LockError};
+use crate::redis_conn::RedisConnection;
 
 /// What `release` found. Keys that were no longer ours mean the lease expired or was taken
 /// over while we worked: the fence check in the DB is what kept that harmless.
@@ -21,15 +22,13 @@ pub struct ReleaseReport {
     pub not_ours: Vec<String>,
 }
 
-/// Locks held for one batch; product ids and keys are index-aligned and sorted, and share one
-/// fencing token.
+/// Locks held for one batch: per slot group (one on a single node) its sorted products,
+/// their keys and the fencing token of that group's counter.
 pub struct HeldLocks {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     scripts: Arc<Scripts>,
     token: String,
-    product_ids: Vec<String>,
-    locks: Vec<String>,
-    fence: i64,
+    groups: Vec<(SlotGroup, i64)>,
     lease: Duration,
     lost: CancellationToken,
     watchdog: Option<Watchdog>,
@@ -37,12 +36,10 @@ pub struct HeldLocks {
 
 /// What a successful acquisition hands over; built by `StockLock::acquire`.
 pub(super) struct Granted {
-    pub(super) conn: ConnectionManager,
+    pub(super) conn: RedisConnection,
     pub(super) scripts: Arc<Scripts>,
     pub(super) token: String,
-    pub(super) product_ids: Vec<String>,
-    pub(super) locks: Vec<String>,
-    pub(super) fence: i64,
+    pub(super) groups: Vec<(SlotGroup, i64)>,
     pub(super) lease: Duration,
     pub(super) assured: Instant,
 }
@@ -51,50 +48,54 @@ impl HeldLocks {
     /// Starts the watchdog at once: the lease has been running since the acquire was sent.
     pub(super) fn start(granted: Granted) -> Self {
         let lost = CancellationToken::new();
-        let watchdog = (!granted.locks.is_empty()).then(|| {
-            let lease = Lease {
-                conn: granted.conn.clone(),
-                scripts: Arc::clone(&granted.scripts),
-                locks: granted.locks.clone(),
-                token: granted.token.clone(),
-                lease: granted.lease,
-                lost: lost.clone(),
-            };
-            Watchdog::spawn(lease, granted.assured)
-        });
         let Granted {
             conn,
             scripts,
             token,
-            product_ids,
-            locks,
-            fence,
+            groups,
             lease,
-            ..
+            assured,
         } = granted;
+        let locks: Vec<Vec<String>> = groups.iter().map(|(g, _)| g.locks.clone()).collect();
+        let watchdog = locks.iter().any(|l| !l.is_empty()).then(|| {
+            let guarded = Lease {
+                conn: conn.clone(),
+                scripts: Arc::clone(&scripts),
+                groups: locks,
+                token: token.clone(),
+                lease,
+                lost: lost.clone(),
+            };
+            Watchdog::spawn(guarded, assured)
+        });
         Self {
             conn,
             scripts,
             token,
-            product_ids,
-            locks,
-            fence,
+            groups,
             lease,
             lost,
             watchdog,
         }
     }
 
-    /// The token to write with `fence <= $token`; `None` for a product this batch did not lock.
+    /// The token to write with `fence <= $token`; `None` for a product this batch did not
+    /// lock. Products of one slot group share it.
     pub fn fence(&self, product_id: &str) -> Option<i64> {
-        self.product_ids
-            .iter()
-            .any(|id| id == product_id)
-            .then_some(self.fence)
+        let holds =
+            |(group, _): &&(SlotGroup, i64)| group.product_ids.iter().any(|id| id == product_id);
+        self.groups.iter().find(holds).map(|(_, fence)| *fence)
     }
 
+    /// Every product held, sorted.
     pub fn product_ids(&self) -> impl Iterator<Item = &str> {
-        self.product_ids.iter().map(String::as_str)
+        let mut ids: Vec<&str> = self
+            .groups
+            .iter()
+            .flat_map(|(g, _)| g.product_ids.iter().map(String::as_str))
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter()
     }
 
     /// Cancelled once any key is known lost or its lease can no longer be vouched for, and
@@ -107,27 +108,34 @@ impl HeldLocks {
         self.lost.is_cancelled()
     }
 
-    /// Stops the watchdog before deleting, so it cannot extend a key we are giving up. On a
-    /// Redis error the keys are left to expire by their lease, which also bounds the wait:
-    /// by then there is nothing left to release.
+    /// Stops the watchdog before deleting, so it cannot extend a key we are giving up. Every
+    /// slot group is released even when one fails; on a Redis error the keys are left to
+    /// expire by their lease, which also bounds the wait: by then there is nothing left to
+    /// release.
     ///
     /// # Errors
-    /// `Redis` if Redis failed or did not answer within the lease.
+    /// `Redis` (the first failure) if Redis failed or did not answer within the lease.
     pub async fn release(mut self) -> Result<ReleaseReport, LockError> {
         self.watchdog.take();
         let deadline = Instant::now() + self.lease;
-        let release = self
-            .scripts
-            .release(&mut self.conn, &self.locks, &self.token);
-        let not_ours = bounded(deadline, "release", release).await?;
-        let not_ours: Vec<String> = not_ours
-            .iter()
-            .filter_map(|&i| self.product_ids.get(i).cloned())
-            .collect();
+        let (mut not_ours, mut failed) = (Vec::new(), None);
+        for (group, _) in &self.groups {
+            let release = self
+                .scripts
+                .release(&mut self.conn, &group.locks, &self.token);
+            match bounded(deadline, "release", release).await {
+                Ok(lost) => not_ours.extend(lost.into_iter().map(|i| group.product_id(i))),
+                Err(error) => failed = failed.or(Some(error)),
+            }
+        }
+        if let Some(error) = failed {
+            return Err(error);
+        }
         if !not_ours.is_empty() {
             tracing::warn!(?not_ours, "released locks that were no longer ours");
         }
-        let released = self.locks.len().saturating_sub(not_ours.len());
+        let held: usize = self.groups.iter().map(|(g, _)| g.locks.len()).sum();
+        let released = held.saturating_sub(not_ours.len());
         Ok(ReleaseReport { released, not_ours })
     }
 }
@@ -143,9 +151,13 @@ impl Drop for HeldLocks {
 impl std::fmt::Debug for HeldLocks {
     /// Leaves out the owner token: anyone who logs it could release our locks.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fences: Vec<(&[String], i64)> = self
+            .groups
+            .iter()
+            .map(|(g, fence)| (g.product_ids.as_slice(), *fence))
+            .collect();
         f.debug_struct("HeldLocks")
-            .field("product_ids", &self.product_ids)
-            .field("fence", &self.fence)
+            .field("fences", &fences)
             .field("lost", &self.is_lost())
             .finish_non_exhaustive()
     }

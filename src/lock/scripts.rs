@@ -2,13 +2,14 @@
 //! executes a script atomically: between a GET and a DEL run as separate commands, the key
 //! can expire and be taken by another worker, whose lock we would then delete.
 //!
-//! Every script touches several keys, so on Redis Cluster they would all need one hash slot;
-//! `fulfil` runs against a single primary.
+//! A script's keys must share one hash slot on a Redis Cluster (or it answers `CROSSSLOT`):
+//! the lock calls each script once per slot group (`keys.rs`), never across slots.
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::{ErrorKind, RedisError, RedisResult, Script};
+
+use crate::redis_conn::RedisConnection;
 
 /// All-or-nothing: checking every key before setting any is what keeps a batch from holding
 /// half its products (and so from deadlocking against a batch holding the other half). The
@@ -98,7 +99,7 @@ impl Scripts {
 
     pub(super) async fn acquire(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut RedisConnection,
         keys: (&[String], &str),
         token: &str,
         lease: Duration,
@@ -112,7 +113,7 @@ impl Scripts {
 
     pub(super) async fn extend(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut RedisConnection,
         locks: &[String],
         token: &str,
         lease: Duration,
@@ -124,7 +125,7 @@ impl Scripts {
 
     pub(super) async fn release(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut RedisConnection,
         locks: &[String],
         token: &str,
     ) -> RedisResult<Vec<usize>> {
@@ -135,7 +136,7 @@ impl Scripts {
 
     pub(super) async fn reseed(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut RedisConnection,
         fence_key: &str,
         at_least: i64,
     ) -> RedisResult<i64> {

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::scripts::Scripts;
+use crate::redis_conn::RedisConnection;
 
 /// Redis and this process measure the lease on different clocks; giving up a little early
 /// (1/50 of the lease) covers clock drift between the two.
@@ -25,9 +25,10 @@ pub(super) fn assured_until(sent: Instant, lease: Duration) -> Instant {
 
 /// Everything the extension loop needs; owned by the task so the task outlives no borrow.
 pub(super) struct Lease {
-    pub(super) conn: ConnectionManager,
+    pub(super) conn: RedisConnection,
     pub(super) scripts: Arc<Scripts>,
-    pub(super) locks: Vec<String>,
+    /// The lock keys of each slot group: one extension script per group.
+    pub(super) groups: Vec<Vec<String>>,
     pub(super) token: String,
     pub(super) lease: Duration,
     pub(super) lost: CancellationToken,
@@ -73,19 +74,26 @@ impl Lease {
         }
     }
 
-    /// One extension attempt, abandoned at `assured`: an answer arriving later is too late.
+    /// One extension attempt over every slot group, abandoned at `assured`: an answer
+    /// arriving later is too late.
     async fn extend_before(&mut self, assured: Instant) -> Extension {
-        let call = self
-            .scripts
-            .extend(&mut self.conn, &self.locks, &self.token, self.lease);
-        match timeout_at(assured, call).await {
-            Ok(Ok(not_ours)) if not_ours.is_empty() => Extension::Confirmed,
-            Ok(Ok(not_ours)) => Extension::NotOurs(self.keys_at(&not_ours)),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, keys = ?self.locks, "lock lease extension failed; retrying");
-                Extension::Failed
+        let mut not_ours = Vec::new();
+        for locks in &self.groups {
+            let call = self
+                .scripts
+                .extend(&mut self.conn, locks, &self.token, self.lease);
+            match timeout_at(assured, call).await {
+                Ok(Ok(lost)) => not_ours.extend(lost.iter().filter_map(|&i| locks.get(i).cloned())),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, keys = ?locks, "lock lease extension failed; retrying");
+                    return Extension::Failed;
+                }
+                Err(_elapsed) => return Extension::Failed,
             }
-            Err(_elapsed) => Extension::Failed,
+        }
+        match not_ours.is_empty() {
+            true => Extension::Confirmed,
+            false => Extension::NotOurs(not_ours),
         }
     }
 
@@ -94,18 +102,13 @@ impl Lease {
         (self.lease / 10).max(Duration::from_millis(1))
     }
 
-    fn keys_at(&self, indices: &[usize]) -> Vec<String> {
-        let key = |&i: &usize| self.locks.get(i).cloned();
-        indices.iter().filter_map(key).collect()
-    }
-
     fn give_up_on(&self, keys: &[String]) {
         tracing::warn!(?keys, "lock keys no longer hold our owner token");
         self.lost.cancel();
     }
 
     fn give_up(&self, reason: &str) {
-        tracing::warn!(keys = ?self.locks, reason, "lock ownership can no longer be assured");
+        tracing::warn!(keys = ?self.groups, reason, "lock ownership can no longer be assured");
         self.lost.cancel();
     }
 }

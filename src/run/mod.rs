@@ -11,8 +11,11 @@ pub mod worker;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 
-use crate::config::SecretUrl;
+use crate::config::{RedisUrls, SecretUrl};
+use crate::redis_conn::RedisConnection;
 
 /// Failures that stop a role from starting or running, each naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,30 +46,46 @@ pub enum RunError {
 }
 
 /// A Redis connection that reconnects by itself after an outage, and fails at start if
-/// Redis is not there. `rediss://` is TLS, the server's certificate checked against the
-/// public roots, or against the PEM file the URL's `ca_file` parameter names (a private CA).
-pub async fn connect_redis(url: &SecretUrl) -> Result<ConnectionManager, RunError> {
-    let err = |source| RunError::Redis {
-        url: url.redacted(),
-        source,
+/// Redis is not there: one node for one URL, a Redis Cluster for several (the seed nodes).
+/// `rediss://` is TLS, the server's certificate checked against the public roots, or against
+/// the PEM file the URL's `ca_file` parameter names (a private CA).
+pub async fn connect_redis(urls: &RedisUrls) -> Result<RedisConnection, RunError> {
+    let connected = match urls.urls() {
+        [url] => connect_single(url).await.map(RedisConnection::from),
+        seeds => connect_cluster(seeds).await.map(RedisConnection::from),
     };
-    let client = redis_client(url).map_err(|e| match e {
-        ClientError::Redis(source) => err(source),
-        ClientError::CaFile { path, source } => RunError::RedisCaFile {
-            url: url.redacted(),
-            path,
-            source,
-        },
-    })?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2);
-    client
-        .get_connection_manager_with_config(config)
-        .await
-        .map_err(err)
+    connected.map_err(|e| e.naming(urls))
 }
+
+async fn connect_single(url: &SecretUrl) -> Result<ConnectionManager, ClientError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT))
+        .set_number_of_retries(2);
+    let client = redis_client(url)?;
+    Ok(client.get_connection_manager_with_config(config).await?)
+}
+
+/// The cluster client learns every node from whichever seed answers; a `ca_file` on any
+/// seed applies to all (a cluster's nodes share their CA).
+async fn connect_cluster(seeds: &[SecretUrl]) -> Result<ClusterConnection, ClientError> {
+    let split: Vec<(String, Option<String>)> = seeds
+        .iter()
+        .map(|url| split_ca_file(url.expose()))
+        .collect();
+    let ca_file = split.iter().find_map(|(_, ca)| ca.clone());
+    let nodes: Vec<String> = split.into_iter().map(|(url, _)| url).collect();
+    let mut builder = ClusterClientBuilder::new(nodes)
+        .connection_timeout(TIMEOUT)
+        .response_timeout(TIMEOUT)
+        .retries(2);
+    if let Some(path) = ca_file {
+        builder = builder.certs(certificates(read_ca(path)?));
+    }
+    Ok(builder.build()?.get_async_connection().await?)
+}
+
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 enum ClientError {
     Redis(redis::RedisError),
@@ -76,22 +95,42 @@ enum ClientError {
     },
 }
 
+impl From<redis::RedisError> for ClientError {
+    fn from(e: redis::RedisError) -> Self {
+        Self::Redis(e)
+    }
+}
+
+impl ClientError {
+    fn naming(self, urls: &RedisUrls) -> RunError {
+        let url = urls.redacted();
+        match self {
+            Self::Redis(source) => RunError::Redis { url, source },
+            Self::CaFile { path, source } => RunError::RedisCaFile { url, path, source },
+        }
+    }
+}
+
 /// The client for `url`, with the CA its `ca_file` parameter names (the parameter itself is
 /// ours: it is taken out before the URL reaches the driver).
 fn redis_client(url: &SecretUrl) -> Result<redis::Client, ClientError> {
     let (url, ca_file) = split_ca_file(url.expose());
     let Some(path) = ca_file else {
-        return redis::Client::open(url.as_str()).map_err(ClientError::Redis);
+        return Ok(redis::Client::open(url.as_str())?);
     };
-    let pem = std::fs::read(&path).map_err(|source| ClientError::CaFile {
-        path: path.clone(),
-        source,
-    })?;
-    let certificates = redis::TlsCertificates {
+    let certificates = certificates(read_ca(path)?);
+    Ok(redis::Client::build_with_tls(url.as_str(), certificates)?)
+}
+
+fn read_ca(path: String) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(&path).map_err(|source| ClientError::CaFile { path, source })
+}
+
+fn certificates(pem: Vec<u8>) -> redis::TlsCertificates {
+    redis::TlsCertificates {
         client_tls: None,
         root_cert: Some(pem),
-    };
-    redis::Client::build_with_tls(url.as_str(), certificates).map_err(ClientError::Redis)
+    }
 }
 
 /// `url` without its `ca_file` query parameter, and that parameter's value.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{connect_redis, RunError};
-use crate::config::{AwsSettings, SecretUrl, Topology};
+use crate::config::{AwsSettings, RedisUrls, SecretUrl, Topology};
 use crate::db::{self, Database};
 use crate::lock::{LockConfig, StockLock};
 use crate::ops::{self, Readiness};
@@ -22,7 +22,7 @@ pub struct WorkerRunSettings {
     pub aws: AwsSettings,
     pub topology: Topology,
     pub write_database_url: SecretUrl,
-    pub redis_url: SecretUrl,
+    pub redis_url: RedisUrls,
     pub redis_key_prefix: String,
     /// Concurrent long polls (and so concurrent batches).
     pub concurrency: usize,

@@ -21,7 +21,7 @@ fn settings() -> DemoSettings {
             &harness::database_url(Database::Write),
         )
         .expect("write URL"),
-        redis_url: config::validate_redis_url("test", &harness::redis_url()).expect("Redis URL"),
+        redis_url: config::validate_redis_urls("test", &harness::redis_url()).expect("Redis URL"),
         sale: fulfil_testkit::scenario::FlashSale {
             product_id: "bread".into(),
             stock: 1,

@@ -7,11 +7,11 @@ use std::time::Duration;
 use crate::harness::bodies::{cancel, place, restock};
 use crate::pipeline::Pipeline;
 
-const DRAIN: Duration = Duration::from_secs(240);
+pub(crate) const DRAIN: Duration = Duration::from_secs(240);
 
 /// Restocks `stock` units of "bread", waits until it exists, then publishes `buyers`
 /// orders of 2 units each; returns the order bodies.
-async fn flash_sale(p: &Pipeline, buyers: usize, stock: i64) -> Vec<String> {
+pub(crate) async fn flash_sale(p: &Pipeline, buyers: usize, stock: i64) -> Vec<String> {
     p.publish(&[restock("r-bread", "bread", stock)]).await;
     p.wait_for_count(
         "SELECT count(*) FROM products WHERE product_id = 'bread'",
@@ -28,7 +28,7 @@ async fn flash_sale(p: &Pipeline, buyers: usize, stock: i64) -> Vec<String> {
 
 /// Waits for every order to be decided and the queue to drain, then checks the outcome
 /// of a sale of `buyers` × 2 units on `stock`.
-async fn assert_sale_outcome(p: &Pipeline, buyers: i64, stock: i64) {
+pub(crate) async fn assert_sale_outcome(p: &Pipeline, buyers: i64, stock: i64) {
     p.wait_for_count("SELECT count(*) FROM orders", buyers, DRAIN)
         .await;
     p.wait_drained(DRAIN).await;

@@ -23,7 +23,7 @@ fn confirmed() -> Recorded {
 async fn cache_entry(w: &TestWorker, product: &str) -> String {
     let mut redis = w.redis.clone();
     redis::cmd("GET")
-        .arg(format!("{}stock:{product}", w.key_prefix))
+        .arg(format!("{}stock:{{{product}}}", w.key_prefix))
         .query_async(&mut redis)
         .await
         .expect("GET stock entry")
@@ -32,7 +32,7 @@ async fn cache_entry(w: &TestWorker, product: &str) -> String {
 async fn set_cache_entry(w: &TestWorker, product: &str, entry: &str) {
     let mut redis = w.redis.clone();
     let () = redis::cmd("SET")
-        .arg(format!("{}stock:{product}", w.key_prefix))
+        .arg(format!("{}stock:{{{product}}}", w.key_prefix))
         .arg(entry)
         .query_async(&mut redis)
         .await
@@ -122,7 +122,7 @@ async fn concurrent_receives_on_one_product_share_commits_and_keep_the_lease_unt
         "a lease is kept across consecutive units: {} rounds for {commits} commits",
         figures.lock_rounds
     );
-    let lock_key = format!("{}lock:p", w.key_prefix);
+    let lock_key = format!("{}lock:{{p}}", w.key_prefix);
     eventually(
         Duration::from_secs(5),
         "the lease given back once idle",

@@ -26,6 +26,10 @@ const READ_URL: (&str, &str) = (
 );
 const REDIS_URL: (&str, &str) = ("FULFIL_REDIS_URL", "redis://127.0.0.1:63799");
 const AWS_URL: (&str, &str) = ("AWS_ENDPOINT_URL", "http://127.0.0.1:45669");
+const REDIS_CLUSTER_URLS: (&str, &str) = (
+    "FULFIL_DEV_REDIS_CLUSTER_URLS",
+    "redis://127.0.0.1:63811,redis://127.0.0.1:63812,redis://127.0.0.1:63813",
+);
 
 fn setting((name, default): (&str, &str)) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -271,6 +275,34 @@ pub async fn redis_answers(url: &str) -> bool {
 
 async fn ping(conn: &mut impl redis::aio::ConnectionLike) -> redis::RedisResult<String> {
     redis::cmd("PING").query_async(conn).await
+}
+
+/// The seed URLs of the dev stack's 3-master Redis Cluster, comma-separated as `fulfil`
+/// takes them in `FULFIL_REDIS_URL`.
+pub fn redis_cluster_urls() -> String {
+    setting(REDIS_CLUSTER_URLS)
+}
+
+/// A connection to the dev stack's Redis Cluster through the product's own `connect_redis`,
+/// which has answered PING: a cluster that is absent or not formed fails the test here, loud,
+/// saying to run `./dev up` (never a skip).
+pub async fn redis_cluster() -> fulfil::redis_conn::RedisConnection {
+    let (name, value) = (REDIS_CLUSTER_URLS.0, redis_cluster_urls());
+    let urls = config::validate_redis_urls(name, &value).unwrap_or_else(|e| panic!("{e}"));
+    assert!(urls.is_cluster(), "{name} must list several nodes: {value}");
+    let first_port = value.split(',').next().and_then(|u| u.rsplit(':').next());
+    let log = log_file(
+        "redis-cluster",
+        &format!("{}/redis.log", first_port.unwrap_or("")),
+    );
+    let mut conn = match fulfil::run::connect_redis(&urls).await {
+        Ok(conn) => conn,
+        Err(e) => unreachable("the Redis Cluster", &value, log, e),
+    };
+    if let Err(e) = ping(&mut conn).await {
+        unreachable("the Redis Cluster", &value, log, e)
+    }
+    conn
 }
 
 // ---------------------------------------------------------------- LocalStack

@@ -175,7 +175,7 @@ async fn a_message_whose_product_is_held_elsewhere_holds_only_itself() {
     // Another process takes "slow" (for 60 s, or until it lets go below), as another
     // worker would: once this worker's idle lease on it from the restock has gone.
     let mut redis = crate::harness::redis().await;
-    let slow_lock = format!("{}lock:slow", p.key_prefix);
+    let slow_lock = format!("{}lock:{{slow}}", p.key_prefix);
     eventually(DRAIN, "the lock on slow taken by another process", || {
         let mut redis = redis.clone();
         let key = slow_lock.clone();

@@ -46,7 +46,7 @@ impl Ctx {
     }
 
     pub fn key(&self, kind: &str, product_id: &str) -> String {
-        format!("{}{kind}:{product_id}", self.prefix)
+        format!("{}{kind}:{{{product_id}}}", self.prefix)
     }
 
     /// The one fence counter of every product.

@@ -4,6 +4,7 @@ mod api;
 mod bench;
 mod chaos;
 mod cli;
+mod cluster;
 mod consumer;
 mod db_fault;
 mod demo;

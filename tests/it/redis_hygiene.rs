@@ -91,7 +91,7 @@ async fn every_key_the_worker_leaves_expires() {
     let keys = settled_keys(&w).await;
 
     let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["fence", "stock:bread", "stock:milk"]);
+    assert_eq!(names, ["fence", "stock:{bread}", "stock:{milk}"]);
     let day = 24 * 3600 * 1000;
     for (key, ttl) in &keys {
         assert!(*ttl > 0, "{key} never expires");
@@ -129,14 +129,19 @@ async fn an_unreadable_cache_entry_of_any_kind_is_replaced_from_the_database() {
         .map(|p| restock(&format!("r-{p}"), p, 5))
         .collect();
     w.batch(&restocks).await;
-    set_raw(&w, "stock:garbage", "\u{1}not json at all").await;
+    set_raw(&w, "stock:{garbage}", "\u{1}not json at all").await;
     // The shape of an entry from before the format mark, claiming a far newer version.
     let unmarked =
         r#"{"name":null,"available":0,"restocked":0,"confirmed":0,"cancelled":0,"version":99}"#;
-    set_raw(&w, "stock:unmarked", unmarked).await;
-    set_raw(&w, "stock:newer", &unmarked.replace('{', r#"{"format":9,"#)).await;
+    set_raw(&w, "stock:{unmarked}", unmarked).await;
+    set_raw(
+        &w,
+        "stock:{newer}",
+        &unmarked.replace('{', r#"{"format":9,"#),
+    )
+    .await;
     let mut conn = w.redis.clone();
-    let key = format!("{}stock:a-hash", w.key_prefix);
+    let key = format!("{}stock:{{a-hash}}", w.key_prefix);
     let _: i64 = redis::cmd("DEL")
         .arg(&key)
         .query_async(&mut conn)
@@ -157,7 +162,9 @@ async fn an_unreadable_cache_entry_of_any_kind_is_replaced_from_the_database() {
     assert_eq!(records, vec![confirmed(); products.len()]);
     for p in products {
         assert_eq!(w.available(p).await, Some(3), "{p}");
-        let entry = get_raw(&w, &format!("stock:{p}")).await.expect("an entry");
+        let entry = get_raw(&w, &format!("stock:{{{p}}}"))
+            .await
+            .expect("an entry");
         assert!(
             entry.contains(r#""format":1"#) && entry.contains(r#""available":3"#),
             "{p}: {entry}"
@@ -176,7 +183,7 @@ async fn orders_for_a_product_with_a_corrupt_cache_entry_succeed_and_the_dlq_sta
         .await;
     let mut conn = crate::harness::redis().await;
     let () = redis::cmd("SET")
-        .arg(format!("{}stock:bread", p.key_prefix))
+        .arg(format!("{}stock:{{bread}}", p.key_prefix))
         .arg("garbage")
         .query_async(&mut conn)
         .await

@@ -65,7 +65,7 @@ pub async fn crash_mid_sale(step: &str, more_failpoints: &str) -> Crash {
 /// The product's lock key exists and will expire on its own.
 async fn lock_held(run: &Run, product: &str) -> bool {
     let mut redis = crate::harness::redis().await;
-    let key = format!("{}lock:{product}", run.p.key_prefix);
+    let key = format!("{}lock:{{{product}}}", run.p.key_prefix);
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query_async(&mut redis)

@@ -46,7 +46,9 @@ impl BehindAProxy {
         let (pool, redis) = match dependency {
             Dependency::Redis => {
                 let url = validate_url("redis", &through, &["redis"]).expect("Redis URL");
-                let redis = fulfil::run::connect_redis(&url).await.expect("Redis");
+                let redis = fulfil::run::connect_redis(&url.into())
+                    .await
+                    .expect("Redis");
                 (w.pool.clone(), redis)
             }
             Dependency::WriteDatabase => {
@@ -54,7 +56,7 @@ impl BehindAProxy {
                 let pool = fulfil::db::connect(Database::Write, &url, 6)
                     .await
                     .expect("write database");
-                (pool, w.redis.clone())
+                (pool, w.redis.clone().into())
             }
         };
         let lock_config = LockConfig {

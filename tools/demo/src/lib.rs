@@ -30,7 +30,7 @@ pub struct DemoSettings {
     pub aws: AwsSettings,
     /// Server and credentials for the demo's own databases (its database name is replaced).
     pub write_database_url: SecretUrl,
-    pub redis_url: SecretUrl,
+    pub redis_url: fulfil::config::RedisUrls,
     pub sale: FlashSale,
     pub deadline: Duration,
 }
