@@ -10,7 +10,6 @@
 //! is `unit.rs`'s job.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::time::Duration;
 
 /// One command waiting for its unit. `T` is what travels with it (the command and where
 /// its answer goes); the rule looks only at the products.
@@ -31,11 +30,6 @@ pub struct GroupLimits {
     pub max_lease_streak: u32,
     /// Commands that must be waiting before a unit starts beside one already running.
     pub min_to_overlap: usize,
-    /// The longest a unit of at least `min_to_overlap` commands that keeps its lease may
-    /// wait, after answering, for the next commands of its products (see
-    /// [`Queue::worth_collecting`]; the wait is also at most a quarter of the unit's own
-    /// time); zero turns the wait off.
-    pub follower_window: Duration,
 }
 
 impl Default for GroupLimits {
@@ -45,7 +39,6 @@ impl Default for GroupLimits {
             max_commands: 512,
             max_lease_streak: 16,
             min_to_overlap: 32,
-            follower_window: Duration::from_millis(5),
         }
     }
 }
@@ -131,35 +124,6 @@ impl<T> Queue<T> {
             self.busy.remove(p);
         }
         self.running = self.running.saturating_sub(1);
-    }
-
-    /// Whether a unit of `committed` commands over `products`, just answered, should wait
-    /// a moment before the next unit forms: when a busy product's unit answers, the senders
-    /// it answered often hand over their next commands at once (a receiver takes its next
-    /// receive as soon as this one settles). Formed at once, the next unit holds only what
-    /// arrived during the commit, and units settle into alternating large and small ones
-    /// (150 and 10 on one hot product with 16 receivers), each small one paying a whole
-    /// commit. So a large unit whose lease is worth keeping waits, briefly, until as many
-    /// commands wait inside its products as it committed. A product with no waiting work,
-    /// or a small unit, never waits.
-    pub(super) fn worth_collecting(
-        &self,
-        products: &BTreeSet<String>,
-        committed: usize,
-        limits: &GroupLimits,
-    ) -> bool {
-        committed >= limits.min_to_overlap
-            && self.wanted(products)
-            && self.waiting_within(products) < committed.min(limits.max_commands)
-    }
-
-    /// Commands waiting whose products all lie inside `products` (those a kept lease on
-    /// them can take).
-    fn waiting_within(&self, products: &BTreeSet<String>) -> usize {
-        self.waiting
-            .iter()
-            .filter(|w| w.products.is_subset(products))
-            .count()
     }
 
     /// Whether every one of `products` has a command waiting: only then is a lease on them
@@ -291,39 +255,6 @@ mod tests {
         q.finish(&set(&["free"]));
         q.push(set(&["other"]), "c".into());
         assert!(!q.has_room(&limits), "the unstalled unit commits again");
-    }
-
-    #[test]
-    fn a_large_unit_waits_for_followers_only_while_its_products_have_fewer_waiting_than_it_committed(
-    ) {
-        let limits = GroupLimits {
-            min_to_overlap: 2,
-            ..GroupLimits::default()
-        };
-        let hot = set(&["p"]);
-        let mut q = queue(&[("a", &["p"])]);
-        assert!(
-            q.worth_collecting(&hot, 3, &limits),
-            "1 waiting of 3 committed"
-        );
-        assert!(
-            !q.worth_collecting(&hot, 1, &limits),
-            "a small unit goes on"
-        );
-        q.push(set(&["p", "elsewhere"]), "b".into());
-        assert!(
-            q.worth_collecting(&hot, 2, &limits),
-            "a command reaching outside the lease does not count"
-        );
-        q.push(set(&["p"]), "c".into());
-        assert!(
-            !q.worth_collecting(&hot, 2, &limits),
-            "as many as committed"
-        );
-        assert!(
-            !Queue::<String>::default().worth_collecting(&hot, 3, &limits),
-            "an idle product waits for no one"
-        );
     }
 
     #[test]

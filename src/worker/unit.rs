@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -48,8 +47,6 @@ impl Lease {
 /// The process's waiting commands; one per worker, shared by its clones.
 pub(super) struct Dispatcher {
     queue: Mutex<Queue<Pending>>,
-    /// Woken by every submission: a unit collecting followers waits on it.
-    arrivals: tokio::sync::Notify,
     limits: GroupLimits,
 }
 
@@ -57,7 +54,6 @@ impl Dispatcher {
     pub(super) fn new(limits: GroupLimits) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
-            arrivals: tokio::sync::Notify::new(),
             limits,
         }
     }
@@ -92,7 +88,6 @@ impl Worker {
             })
             .collect();
         drop(queue);
-        self.groups.arrivals.notify_waiters();
         self.dispatch(None);
         answers
     }
@@ -125,13 +120,7 @@ impl Worker {
     /// Commits the unit, answers each command, frees the products and forms the next unit.
     async fn run_unit(self, unit: Unit<Pending>, lease: Option<Lease>) {
         let Unit { products, items } = unit;
-        let committed = items.len();
-        let started = tokio::time::Instant::now();
         let lease = self.commit_splitting(items, &products, lease).await;
-        if lease.is_some() {
-            let window = (started.elapsed() / 4).min(self.groups.limits.follower_window);
-            self.collect_followers(&products, committed, window).await;
-        }
         let max_streak = self.groups.limits.max_lease_streak;
         let mut queue = self.groups.queue();
         queue.finish(&products);
@@ -142,37 +131,6 @@ impl Worker {
         drop(queue);
         release_later(give_back);
         self.dispatch(keep);
-    }
-
-    /// Group commit's collection window ([`Queue::worth_collecting`]): while that rule
-    /// holds, waits for the next submission, for at most `window` in all: a quarter of
-    /// the time the unit took, capped by [`GroupLimits::follower_window`], so that waiting
-    /// in vain costs a chain at most a fifth of its pace. The products stay busy
-    /// meanwhile, so no unit without the lease takes their commands.
-    async fn collect_followers(
-        &self,
-        products: &BTreeSet<String>,
-        committed: usize,
-        window: Duration,
-    ) {
-        let limits = self.groups.limits;
-        let until = tokio::time::Instant::now() + window;
-        loop {
-            let arrival = self.groups.arrivals.notified();
-            tokio::pin!(arrival);
-            // Registered before the check, so a submission right after it is not missed.
-            arrival.as_mut().enable();
-            if !self
-                .groups
-                .queue()
-                .worth_collecting(products, committed, &limits)
-            {
-                return;
-            }
-            if tokio::time::timeout_at(until, arrival).await.is_err() {
-                return;
-            }
-        }
     }
 
     /// Commits the unit and answers its commands; a product locked by another process is
