@@ -15,7 +15,7 @@ mod publish;
 pub mod wakeup;
 
 pub use backoff::Backoff;
-pub use claim::{Claim, OutboxRow};
+pub use claim::{Claim, OutboxRow, CLAIM};
 pub use error::RelayError;
 pub use pace::Pace;
 pub use publish::{publish, Published};
