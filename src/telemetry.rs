@@ -32,6 +32,37 @@ impl Drop for Telemetry {
     }
 }
 
+impl Telemetry {
+    /// A handle that sends the spans ended so far; see [`SpanFlush`].
+    pub fn flusher(&self) -> SpanFlush {
+        SpanFlush {
+            provider: self.provider.clone(),
+        }
+    }
+}
+
+/// Sends the spans ended so far without waiting for the exporter's schedule. A Lambda
+/// function needs it after every invocation: between invocations its environment is frozen,
+/// so spans left in the batch would go out minutes late, or never if it is not thawed again.
+#[derive(Clone)]
+pub struct SpanFlush {
+    provider: SdkTracerProvider,
+}
+
+impl SpanFlush {
+    /// Flushes on a blocking thread (the batch exporter's flush waits for its export); a
+    /// failure is logged, never returned: spans are not worth failing an invocation for.
+    pub async fn flush(&self) {
+        let provider = self.provider.clone();
+        let flushed = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+        match flushed {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "spans could not be flushed"),
+            Err(error) => tracing::warn!(%error, "the span flush did not finish"),
+        }
+    }
+}
+
 /// Installs the global subscriber; logs go to stderr so stdout stays for command output.
 /// `service` names the process in exported spans unless `OTEL_SERVICE_NAME` does.
 pub fn init(format: LogFormat, service: &str) -> Telemetry {

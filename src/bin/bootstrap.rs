@@ -24,6 +24,7 @@ use fulfil::queue::consumer::BatchHandler;
 use fulfil::run::projector::ProjectorRunSettings;
 use fulfil::run::worker::WorkerRunSettings;
 use fulfil::stock_cache::StockCache;
+use fulfil::telemetry::SpanFlush;
 use fulfil::worker::{Worker, WorkerSettings};
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -48,12 +49,15 @@ const SECRET_URLS: [&str; 3] = [
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let _telemetry = fulfil::telemetry::init(fulfil::telemetry::LogFormat::Json, "fulfil-lambda");
+    let telemetry = fulfil::telemetry::init(fulfil::telemetry::LogFormat::Json, "fulfil-lambda");
+    let spans = telemetry.flusher();
     resolve_secret_urls().await?;
     let timeout = function_timeout()?;
     match std::env::var("FULFIL_LAMBDA_HANDLER").as_deref() {
-        Ok("projector") => serve(projector().await?, projector_fifo()?, timeout).await,
-        Ok("worker") | Err(_) => serve(worker(timeout).await?, worker_fifo()?, timeout).await,
+        Ok("projector") => serve(projector().await?, projector_fifo()?, timeout, spans).await,
+        Ok("worker") | Err(_) => {
+            serve(worker(timeout).await?, worker_fifo()?, timeout, spans).await
+        }
         Ok(other) => {
             Err(format!("FULFIL_LAMBDA_HANDLER: {other:?} is not worker or projector").into())
         }
@@ -168,15 +172,18 @@ async fn serve<H: BatchHandler>(
     handler: H,
     fifo: bool,
     timeout: Option<std::time::Duration>,
+    spans: SpanFlush,
 ) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let handler = Arc::clone(&handler);
+        let (handler, spans) = (Arc::clone(&handler), spans.clone());
         async move {
             let deadline = fulfil::lambda::invocation_deadline(event.context.deadline(), timeout);
             let response: SqsBatchResponse =
                 fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo, deadline)
                     .await;
+            // Before the response: once it is sent the environment may be frozen.
+            spans.flush().await;
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))

@@ -92,6 +92,30 @@ where
     }
 }
 
+// ---------------------------------------------------------------- OpenTelemetry
+
+/// What a test's OTLP collector received: one request body per export.
+pub type Collected = std::sync::Arc<std::sync::Mutex<Vec<axum::body::Bytes>>>;
+
+/// The bodies an OTLP/HTTP collector on loopback received at `/v1/traces`.
+pub async fn collector() -> (String, Collected) {
+    let received: Collected = Collected::default();
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| async move {
+            kept.lock().expect("collector lock").push(body);
+            ""
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the collector");
+    let addr = listener.local_addr().expect("collector address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), received)
+}
+
 // ---------------------------------------------------------------- PostgreSQL
 
 /// A database of its own for one test, created empty on the dev cluster.

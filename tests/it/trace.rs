@@ -5,14 +5,10 @@
 //! projector's JSON logs, and the worker's spans reach an OTLP endpoint (a collector of the
 //! test's own) when one is configured.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::routing::post;
-
 use crate::harness::bodies::{place, restock};
-use crate::harness::{eventually, unique};
+use crate::harness::{collector, eventually, unique};
 use crate::pipeline::{Pipeline, RoleProcess};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -21,25 +17,6 @@ const TRACE_LOGS: [(&str, &str); 2] = [
     ("FULFIL_LOG_FORMAT", "json"),
     ("RUST_LOG", "info,fulfil::trace=debug"),
 ];
-
-/// The bodies an OTLP/HTTP collector on loopback received at `/v1/traces`.
-async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
-    let received: Arc<Mutex<Vec<Bytes>>> = Arc::default();
-    let kept = received.clone();
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        post(move |body: Bytes| async move {
-            kept.lock().expect("collector lock").push(body);
-            ""
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the collector");
-    let addr = listener.local_addr().expect("collector address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), received)
-}
 
 /// The JSON log lines of `log` (other lines, if any, are left out).
 fn json_lines(log: &str) -> Vec<serde_json::Value> {

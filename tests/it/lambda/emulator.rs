@@ -15,7 +15,7 @@ use fulfil_testkit::process::RoleProcess;
 
 use super::event;
 use crate::harness::bodies::{place, restock};
-use crate::harness::{self, TestDb, TestWorker};
+use crate::harness::{self, collector, eventually, TestDb, TestWorker};
 
 /// Where `./dev env` says the emulator is.
 const EMULATOR_SETTING: &str = "FULFIL_DEV_CARGO_LAMBDA";
@@ -215,6 +215,35 @@ async fn the_worker_function_applies_a_batch_and_reports_no_failure() {
     let confirmed = "SELECT count(*) FROM orders WHERE status = 'confirmed'";
     assert_eq!(w.count(confirmed).await, 10, "{}", function.logs());
     assert_eq!(w.available("bread").await, Some(90));
+}
+
+/// Spans leave with each invocation, not on the exporter's schedule (here ten minutes): on
+/// Lambda the environment is frozen once the response is sent.
+#[tokio::test]
+async fn each_invocation_sends_its_spans_before_it_returns() {
+    let w = TestWorker::new().await;
+    let (otlp, exported) = collector().await;
+    let mut env = worker_environment(&w, Some(w.db.url.expose().to_owned()), true);
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", otlp));
+    env.push(("OTEL_BSP_SCHEDULE_DELAY", "600000".to_owned()));
+    let mut function = Function::start(&env).await;
+
+    let failed = function
+        .invoke(&event(&[restock("r", "bread", 5)], 100))
+        .await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    let bodies = eventually(Duration::from_secs(5), "the invocation's spans", || {
+        let bodies = exported.lock().expect("collector lock").clone();
+        async move { (!bodies.is_empty()).then_some(bodies) }
+    })
+    .await;
+    let named = |b: &axum::body::Bytes| b.windows(7).any(|w| w == b"command");
+    assert!(
+        bodies.iter().any(named),
+        "no `command` span in {} exports",
+        bodies.len()
+    );
 }
 
 /// Another worker holds one product's lock for longer than the invocation has: that
