@@ -138,10 +138,15 @@ impl StockCache {
     }
 
     /// Writes the committed states (id, product, version); never called before the commit.
+    /// On a cluster the slots' writes go out together (they are independent: each slot's
+    /// script only compares and sets its own keys), so a spread group waits for one round
+    /// trip, not one per slot.
     pub async fn put_many(&self, entries: &[(String, Product, i64)]) -> Result<(), CacheError> {
-        for slot_entries in self.by_slot(entries) {
-            self.put_one_slot(&slot_entries).await?;
-        }
+        let slots = self.by_slot(entries);
+        let writes = slots
+            .iter()
+            .map(|slot_entries| self.put_one_slot(slot_entries));
+        futures::future::try_join_all(writes).await?;
         Ok(())
     }
 
