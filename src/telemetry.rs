@@ -50,15 +50,18 @@ pub struct SpanFlush {
 }
 
 impl SpanFlush {
-    /// Flushes on a blocking thread (the batch exporter's flush waits for its export); a
-    /// failure is logged, never returned: spans are not worth failing an invocation for.
-    pub async fn flush(&self) {
+    /// Flushes on a blocking thread (the batch exporter's flush waits for its export) and
+    /// waits for it at most `within`: a collector that hangs must not hold an invocation's
+    /// answer (the exporter's own flush wait is 5 s). A failure or a flush still running is
+    /// logged, never returned: spans are not worth failing an invocation for.
+    pub async fn flush(&self, within: std::time::Duration) {
         let provider = self.provider.clone();
-        let flushed = tokio::task::spawn_blocking(move || provider.force_flush()).await;
-        match flushed {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "spans could not be flushed"),
-            Err(error) => tracing::warn!(%error, "the span flush did not finish"),
+        let flushing = tokio::task::spawn_blocking(move || provider.force_flush());
+        match tokio::time::timeout(within, flushing).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "spans could not be flushed"),
+            Ok(Err(error)) => tracing::warn!(%error, "the span flush did not finish"),
+            Err(_) => tracing::warn!(?within, "the span flush is still running; not waiting"),
         }
     }
 }

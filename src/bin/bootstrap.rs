@@ -183,9 +183,33 @@ async fn serve<H: BatchHandler>(
                 fulfil::lambda::handle_sqs_event(handler.as_ref(), event.payload, fifo, deadline)
                     .await;
             // Before the response: once it is sent the environment may be frozen.
-            spans.flush().await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            spans.flush(flush_wait(left)).await;
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))
     .await
+}
+
+/// How long an invocation with `left` before its deadline waits for its spans: a second at
+/// most, and never into the last half second (the answer matters more than the spans).
+fn flush_wait(left: std::time::Duration) -> std::time::Duration {
+    left.saturating_sub(std::time::Duration::from_millis(500))
+        .min(std::time::Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::flush_wait;
+
+    #[test]
+    fn the_flush_waits_a_second_at_most_and_never_into_the_deadlines_last_half_second() {
+        let ms = Duration::from_millis;
+        assert_eq!(flush_wait(ms(10_000)), ms(1_000));
+        assert_eq!(flush_wait(ms(800)), ms(300));
+        assert_eq!(flush_wait(ms(200)), Duration::ZERO);
+        assert_eq!(flush_wait(Duration::ZERO), Duration::ZERO);
+    }
 }
