@@ -40,6 +40,10 @@ const CHECKS: &[(&str, &str)] = &[
             CASE WHEN o.order_id IS NULL THEN 'lines but no order' ELSE 'an order without lines' END)
         FROM orders o FULL JOIN (SELECT DISTINCT order_id FROM order_lines) l ON l.order_id = o.order_id
         WHERE o.order_id IS NULL OR l.order_id IS NULL"),
+    // Migration 0006 dropped the unique (order, product) key: the contract refuses such an
+    // order before anything is written, and the checker makes sure of it.
+    ("no product twice in one order", "SELECT format('order %s: product %s on %s lines', order_id, product_id, count(*))
+        FROM order_lines GROUP BY order_id, product_id HAVING count(*) > 1"),
     ("every order change has its event", "SELECT format('order %s: version %s but %s events (last %s)', o.order_id, o.version, count(e.id), max(e.aggregate_version))
         FROM orders o LEFT JOIN outbox e ON e.aggregate_type = 'order' AND e.aggregate_id = o.order_id
         GROUP BY o.order_id, o.version HAVING count(e.id) <> o.version OR max(e.aggregate_version) <> o.version"),
