@@ -473,7 +473,7 @@ mod tests {
         assert!(AwsSettings::validate("US East", None).is_err());
         let err = AwsSettings::validate("us-east-1", Some("ftp://x")).unwrap_err();
         assert!(err.setting.starts_with("AWS_ENDPOINT_URL"));
-        let ok = AwsSettings::validate("us-east-1", Some("http://127.0.0.1:45669")).unwrap();
-        assert_eq!(ok.endpoint_url.as_deref(), Some("http://127.0.0.1:45669"));
+        let ok = AwsSettings::validate("us-east-1", Some("http://127.0.0.1:62669")).unwrap();
+        assert_eq!(ok.endpoint_url.as_deref(), Some("http://127.0.0.1:62669"));
     }
 }

@@ -21,9 +21,9 @@ terraform {
 }
 
 variable "localstack_endpoint" {
-  description = "LocalStack's edge URL (./dev up starts it on 127.0.0.1:45669)."
+  description = "LocalStack's edge URL (./dev up starts it on 127.0.0.1:62669)."
   type        = string
-  default     = "http://127.0.0.1:45669"
+  default     = "http://127.0.0.1:62669"
 }
 
 variable "name_prefix" {

@@ -77,7 +77,7 @@ pub struct AwsArgs {
     /// AWS region.
     #[arg(long = "aws-region", env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// Endpoint override, e.g. LocalStack's http://127.0.0.1:45669; unset on AWS.
+    /// Endpoint override, e.g. LocalStack's http://127.0.0.1:62669; unset on AWS.
     #[arg(long = "aws-endpoint-url", env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 }

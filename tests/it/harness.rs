@@ -18,14 +18,14 @@ use sqlx::PgPool;
 
 const WRITE_URL: (&str, &str) = (
     "FULFIL_WRITE_DATABASE_URL",
-    "postgres://fulfil@127.0.0.1:54329/fulfil_write",
+    "postgres://fulfil@127.0.0.1:62329/fulfil_write",
 );
 const READ_URL: (&str, &str) = (
     "FULFIL_READ_DATABASE_URL",
-    "postgres://fulfil@127.0.0.1:54329/fulfil_read",
+    "postgres://fulfil@127.0.0.1:62329/fulfil_read",
 );
 const REDIS_URL: (&str, &str) = ("FULFIL_REDIS_URL", "redis://127.0.0.1:63799");
-const AWS_URL: (&str, &str) = ("AWS_ENDPOINT_URL", "http://127.0.0.1:45669");
+const AWS_URL: (&str, &str) = ("AWS_ENDPOINT_URL", "http://127.0.0.1:62669");
 const REDIS_CLUSTER_URLS: (&str, &str) = (
     "FULFIL_DEV_REDIS_CLUSTER_URLS",
     "redis://127.0.0.1:63811,redis://127.0.0.1:63812,redis://127.0.0.1:63813",

@@ -20,7 +20,7 @@ use crate::procs::Launch;
 use crate::services::Services;
 
 /// The shared dev stack's ports, which the soak never touches.
-const SHARED_PORTS: [u16; 3] = [54329, 63799, 45669];
+const SHARED_PORTS: [u16; 3] = [62329, 63799, 62669];
 
 pub struct Stack {
     tag: String,
