@@ -191,11 +191,15 @@ async fn serve<H: BatchHandler>(
     .await
 }
 
-/// How long an invocation with `left` before its deadline waits for its spans: a second at
-/// most, and never into the last half second (the answer matters more than the spans).
+/// The longest an invocation waits for its spans to leave.
+const FLUSH_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+/// The end of an invocation's time kept for its answer: the answer matters more than spans.
+const KEPT_FOR_THE_ANSWER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long an invocation with `left` before its deadline waits for its spans:
+/// [`FLUSH_AT_MOST`], and never into the last [`KEPT_FOR_THE_ANSWER`].
 fn flush_wait(left: std::time::Duration) -> std::time::Duration {
-    left.saturating_sub(std::time::Duration::from_millis(500))
-        .min(std::time::Duration::from_secs(1))
+    left.saturating_sub(KEPT_FOR_THE_ANSWER).min(FLUSH_AT_MOST)
 }
 
 #[cfg(test)]
