@@ -32,11 +32,8 @@ pub async fn load<'e>(
     ids: &[String],
 ) -> Result<BTreeMap<String, StoredOrder>, StoreError> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT o.order_id, o.user_id, o.status, o.reason, o.version, o.created_at,
-                (SELECT coalesce(json_agg(json_build_object('product_id', l.product_id, 'quantity', l.quantity)
-                                          ORDER BY l.line_no), '[]')
-                 FROM order_lines l WHERE l.order_id = o.order_id)
-         FROM orders o WHERE o.order_id = ANY($1)",
+        "SELECT order_id, user_id, status, reason, version, created_at, lines
+         FROM orders WHERE order_id = ANY($1)",
     )
     .bind(ids)
     .fetch_all(db)
@@ -67,7 +64,7 @@ fn from_row(row: Row) -> Result<(String, StoredOrder), StoreError> {
     ))
 }
 
-/// One order's state after a batch; `new` orders also get their lines.
+/// One order's state after a batch (its lines are stored only when the order is new).
 #[derive(Debug, Clone)]
 pub struct OrderWrite {
     pub order_id: String,
@@ -75,29 +72,25 @@ pub struct OrderWrite {
     pub version: i64,
     pub command_id: String,
     pub placed_at: DateTime<Utc>,
-    pub new: bool,
 }
 
-/// Every order of a batch in two statements (orders, then the new orders' lines): a batch
-/// of ten orders costs two round trips, not twenty.
+/// Every order of a batch, with its lines, in one statement: a batch of ten orders costs one
+/// round trip, not ten. Lines are only written with a new order (an existing order's row
+/// keeps its own).
 pub async fn write(conn: &mut PgConnection, writes: &[OrderWrite]) -> Result<(), StoreError> {
     if writes.is_empty() {
         return Ok(());
     }
-    upsert(conn, writes).await?;
-    insert_lines(conn, writes).await
-}
-
-async fn upsert(conn: &mut PgConnection, writes: &[OrderWrite]) -> Result<(), StoreError> {
     let text = |f: fn(&OrderWrite) -> &str| writes.iter().map(f).collect::<Vec<&str>>();
     let reasons: Vec<Option<&str>> = writes.iter().map(|w| w.order.reason.as_deref()).collect();
     let versions: Vec<i64> = writes.iter().map(|w| w.version).collect();
     let placed: Vec<DateTime<Utc>> = writes.iter().map(|w| w.placed_at).collect();
+    let lines: Vec<String> = writes.iter().map(|w| lines_json(&w.order.lines)).collect();
     sqlx::query(
-        "INSERT INTO orders (order_id, user_id, status, reason, command_id, version, created_at, updated_at)
-         SELECT o, u, s, r, c, v, p, now()
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::timestamptz[])
-              AS t(o, u, s, r, c, v, p)
+        "INSERT INTO orders (order_id, user_id, status, reason, command_id, version, created_at, updated_at, lines)
+         SELECT o, u, s, r, c, v, p, now(), l
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::timestamptz[], $8::text[]::json[])
+              AS t(o, u, s, r, c, v, p, l)
          ON CONFLICT (order_id) DO UPDATE
          SET status = EXCLUDED.status, reason = EXCLUDED.reason, version = EXCLUDED.version, updated_at = now()",
     )
@@ -108,47 +101,15 @@ async fn upsert(conn: &mut PgConnection, writes: &[OrderWrite]) -> Result<(), St
     .bind(text(|w| w.command_id.as_str()))
     .bind(versions)
     .bind(placed)
+    .bind(lines)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-async fn insert_lines(conn: &mut PgConnection, writes: &[OrderWrite]) -> Result<(), StoreError> {
-    let lines: Vec<(&str, i32, &OrderLine)> = writes
-        .iter()
-        .filter(|w| w.new)
-        .flat_map(|w| {
-            w.order
-                .lines
-                .iter()
-                .enumerate()
-                .map(|(n, l)| (w.order_id.as_str(), n as i32, l))
-        })
-        .collect();
-    if lines.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO order_lines (order_id, line_no, product_id, quantity)
-         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::int4[])",
-    )
-    .bind(lines.iter().map(|l| l.0).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.1).collect::<Vec<_>>())
-    .bind(
-        lines
-            .iter()
-            .map(|l| l.2.product_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        lines
-            .iter()
-            .map(|l| l.2.quantity as i32)
-            .collect::<Vec<_>>(),
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+/// The lines as stored: the contract's own JSON shape, in line order.
+fn lines_json(lines: &[OrderLine]) -> String {
+    serde_json::to_string(lines).expect("order lines serialize: strings and integers only")
 }
 
 pub async fn load_pending<'e>(

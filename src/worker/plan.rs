@@ -113,14 +113,12 @@ fn order_changes(
         let Some(order) = after.orders.get(&order_id) else {
             continue;
         };
-        let new = !before.orders.contains_key(&order_id);
         plan.orders.push(OrderWrite {
             order_id,
             order: order.clone(),
             version,
             command_id,
             placed_at,
-            new,
         });
     }
 }
@@ -380,14 +378,7 @@ mod tests {
             order_events,
             vec![(1, "OrderConfirmed"), (2, "OrderCancelled")]
         );
-        assert_eq!(
-            (
-                plan.orders.len(),
-                plan.orders[0].version,
-                plan.orders[0].new
-            ),
-            (1, 2, true)
-        );
+        assert_eq!((plan.orders.len(), plan.orders[0].version), (1, 2));
         assert_eq!(plan.orders[0].order.status, OrderStatus::Cancelled);
         assert_eq!(plan.products[0].product.available, 5);
     }

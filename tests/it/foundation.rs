@@ -195,6 +195,59 @@ async fn both_databases_take_their_migrations_and_answer() {
     }
 }
 
+/// Migration 0008 moves each order's lines from `order_lines` into the order's row: an
+/// order written before it keeps its lines, in line order, and is read back whole.
+#[tokio::test]
+async fn orders_written_before_migration_8_keep_their_lines_in_order() {
+    let test_db = TestDb::empty(Database::Write).await;
+    let pool = test_db.pool(Database::Write, 2).await;
+    for m in fulfil::db::WRITE_MIGRATIONS
+        .iter()
+        .filter(|m| m.version < 8)
+    {
+        sqlx::raw_sql(&m.sql)
+            .execute(&pool)
+            .await
+            .expect("an earlier migration");
+    }
+    sqlx::raw_sql(
+        "INSERT INTO orders (order_id, user_id, status, command_id, version)
+             VALUES ('o-1', 'u', 'confirmed', 'c-1', 1), ('o-2', 'u', 'rejected', 'c-2', 1);
+         INSERT INTO order_lines VALUES ('o-1', 1, 'jam', 3), ('o-1', 0, 'bread', 2), ('o-2', 0, 'tea', 1);",
+    )
+    .execute(&pool)
+    .await
+    .expect("orders in the old shape");
+    let eighth = fulfil::db::WRITE_MIGRATIONS
+        .iter()
+        .find(|m| m.version == 8)
+        .expect("migration 8 exists");
+    sqlx::raw_sql(&eighth.sql)
+        .execute(&pool)
+        .await
+        .expect("migration 8");
+
+    let ids = ["o-1".to_owned(), "o-2".to_owned()];
+    let orders = fulfil::store::orders::load(&pool, &ids)
+        .await
+        .expect("load");
+    let lines = |id: &str| -> Vec<(String, u32)> {
+        orders[id]
+            .order
+            .lines
+            .iter()
+            .map(|l| (l.product_id.clone(), l.quantity))
+            .collect()
+    };
+    assert_eq!(lines("o-1"), vec![("bread".into(), 2), ("jam".into(), 3)]);
+    assert_eq!(lines("o-2"), vec![("tea".into(), 1)]);
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('order_lines')::text")
+        .fetch_one(&pool)
+        .await
+        .expect("look for the old table");
+    assert_eq!(table, None, "order_lines is gone");
+}
+
 #[tokio::test]
 async fn redis_answers_under_a_test_prefix() {
     let mut conn = harness::redis().await;

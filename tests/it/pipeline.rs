@@ -335,7 +335,7 @@ impl Pipeline {
         );
         assert_eq!(self.count("SELECT count(*) FROM products WHERE restocked - confirmed + cancelled <> available").await, 0);
         let confirmed_lines = self.count(
-            "SELECT coalesce(sum(l.quantity), 0)::int8 FROM order_lines l JOIN orders o USING (order_id) WHERE o.status = 'confirmed'",
+            "SELECT coalesce(sum((l->>'quantity')::int8), 0)::int8 FROM orders o, json_array_elements(o.lines) l WHERE o.status = 'confirmed'",
         );
         let net = self.count("SELECT coalesce(sum(confirmed - cancelled), 0)::int8 FROM products");
         assert_eq!(

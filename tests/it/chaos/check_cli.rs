@@ -82,15 +82,22 @@ async fn fulfil_check_passes_a_drained_pipeline_and_names_a_command_that_never_a
     );
     lines.pop();
 
-    // No foreign key guards the lines any more (migration 0003): the checker does.
-    sqlx::query("INSERT INTO order_lines VALUES ('o-orphan', 0, 'bread', 1)")
+    // Lines are JSON in the order's row (migration 0008), unchecked by the schema: the
+    // checker checks them.
+    let order_id: String =
+        sqlx::query_scalar("SELECT min(order_id) FROM orders WHERE status = 'confirmed'")
+            .fetch_one(&run.p.pool)
+            .await
+            .expect("a confirmed order");
+    sqlx::query(r#"UPDATE orders SET lines = '[{"product_id": "bread", "quantity": 0}]' WHERE order_id = $1"#)
+        .bind(&order_id)
         .execute(&run.p.pool)
         .await
-        .expect("plant a line without its order");
+        .expect("plant a line of no units");
     let (clean, text) = fulfil_check(&run, &lines);
     assert!(!clean, "{text}");
-    assert!(
-        text.contains("every order has its lines and every line its order: order o-orphan: lines but no order"),
-        "{text}"
+    let violation = format!(
+        "every order has its lines, each a product and a positive quantity: order {order_id}: line 0 has product bread and quantity 0"
     );
+    assert!(text.contains(&violation), "{text}");
 }

@@ -97,9 +97,9 @@ impl Ours {
                 .await
                 .map_err(BenchError::db("read products"))?;
         let orders: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT l.product_id, o.status, count(*), sum(l.quantity)::int8
-             FROM order_lines l JOIN orders o USING (order_id)
-             WHERE l.product_id = ANY($1) GROUP BY 1, 2",
+            "SELECT l.line->>'product_id', o.status, count(*), sum((l.line->>'quantity')::int8)::int8
+             FROM orders o, json_array_elements(o.lines) AS l(line)
+             WHERE l.line->>'product_id' = ANY($1) GROUP BY 1, 2",
         )
         .bind(&generated.products)
         .fetch_all(&self.pool)
