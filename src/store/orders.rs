@@ -112,20 +112,54 @@ fn lines_json(lines: &[OrderLine]) -> String {
     serde_json::to_string(lines).expect("order lines serialize: strings and integers only")
 }
 
-pub async fn load_pending<'e>(
+/// An order id's stored order and the cancel waiting for it, each if any.
+#[derive(sqlx::FromRow)]
+struct OrderAndPending {
+    order_id: String,
+    user_id: Option<String>,
+    status: Option<String>,
+    reason: Option<String>,
+    version: Option<i64>,
+    created_at: Option<DateTime<Utc>>,
+    lines: Option<Json<Vec<OrderLine>>>,
+    pending_command_id: Option<String>,
+    pending_reason: Option<String>,
+}
+
+/// The orders of `ids` and the cancels waiting for those not placed yet, in one round trip
+/// (the worker needs both for every unit, inside its transaction).
+pub async fn load_with_pending<'e>(
     db: impl PgExecutor<'e>,
     ids: &[String],
-) -> Result<BTreeMap<String, PendingCancel>, StoreError> {
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT order_id, command_id, reason FROM pending_cancels WHERE order_id = ANY($1)",
+) -> Result<(BTreeMap<String, StoredOrder>, BTreeMap<String, PendingCancel>), StoreError> {
+    let rows: Vec<OrderAndPending> = sqlx::query_as(
+        "SELECT t.order_id, o.user_id, o.status, o.reason, o.version, o.created_at, o.lines,
+                p.command_id AS pending_command_id, p.reason AS pending_reason
+         FROM (SELECT DISTINCT order_id FROM UNNEST($1::text[]) AS order_id) t
+         LEFT JOIN orders o ON o.order_id = t.order_id
+         LEFT JOIN pending_cancels p ON p.order_id = t.order_id
+         WHERE o.order_id IS NOT NULL OR p.order_id IS NOT NULL",
     )
     .bind(ids)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, command_id, reason)| (id, PendingCancel { command_id, reason }))
-        .collect())
+    let (mut orders, mut pending) = (BTreeMap::new(), BTreeMap::new());
+    for row in rows {
+        if let Some(command_id) = row.pending_command_id {
+            let cancel = PendingCancel {
+                command_id,
+                reason: row.pending_reason,
+            };
+            pending.insert(row.order_id.clone(), cancel);
+        }
+        if let (Some(u), Some(s), Some(v), Some(p), Some(l)) =
+            (row.user_id, row.status, row.version, row.created_at, row.lines)
+        {
+            let (id, order) = from_row((row.order_id, u, s, row.reason, v, p, l))?;
+            orders.insert(id, order);
+        }
+    }
+    Ok((orders, pending))
 }
 
 pub async fn remember_cancel(

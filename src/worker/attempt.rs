@@ -341,7 +341,7 @@ impl Worker {
     }
 
     /// Serialises on the unit's orders and loads the orders and pending cancels the domain
-    /// needs.
+    /// needs (one statement for both).
     async fn load_orders(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -364,7 +364,7 @@ impl Worker {
         // No second inbox look-up here: a command applied meanwhile by another process
         // makes the inbox insert fail on its primary key (a conflict), and the next attempt
         // drops it as known. The key is the guard; a look-up would only cost a round trip.
-        let stored = orders::load(&mut **tx, &order_ids).await?;
+        let (stored, pending) = orders::load_with_pending(&mut **tx, &order_ids).await?;
         steps.lap("load_orders");
         let unlocked: BTreeSet<String> = stored
             .values()
@@ -377,8 +377,6 @@ impl Worker {
                 relock: unlocked,
             });
         }
-        let pending = orders::load_pending(&mut **tx, &order_ids).await?;
-        steps.lap("load_pending");
         Ok((stored, pending))
     }
 
