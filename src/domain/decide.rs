@@ -15,9 +15,19 @@ use crate::contract::{Command, Envelope, Restock};
 /// command in the inbox, so a repeat later in the same batch is caught too. On error nothing
 /// at all has changed, inbox included, so the caller can load more and decide again.
 pub fn decide(state: &mut State, envelope: &Envelope) -> Result<Outcome, DomainError> {
-    let fingerprint = envelope.fingerprint();
+    decide_fingerprinted(state, envelope, &envelope.fingerprint())
+}
+
+/// [`decide`] with the envelope's [`Envelope::fingerprint`] already at hand: the worker
+/// computes it once per message on receipt, outside any lock, and it is the costliest part
+/// of deciding a command.
+pub fn decide_fingerprinted(
+    state: &mut State,
+    envelope: &Envelope,
+    fingerprint: &str,
+) -> Result<Outcome, DomainError> {
     if let Some(seen) = state.inbox.get(&envelope.command_id) {
-        let same = *seen == fingerprint;
+        let same = seen == fingerprint;
         return Ok(if same {
             Outcome::Duplicate
         } else {
@@ -31,7 +41,9 @@ pub fn decide(state: &mut State, envelope: &Envelope) -> Result<Outcome, DomainE
             cancel::cancel_order(state, &envelope.command_id, command)?
         }
     };
-    state.inbox.insert(envelope.command_id.clone(), fingerprint);
+    state
+        .inbox
+        .insert(envelope.command_id.clone(), fingerprint.to_owned());
     Ok(outcome)
 }
 

@@ -14,6 +14,6 @@ mod state;
 #[cfg(test)]
 mod testing;
 
-pub use decide::decide;
+pub use decide::{decide, decide_fingerprinted};
 pub use outcome::{DomainError, NoEffect, Outcome, RejectReason};
 pub use state::{Order, OrderStatus, PendingCancel, Product, State, UnknownOrderStatus};

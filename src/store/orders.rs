@@ -131,7 +131,13 @@ struct OrderAndPending {
 pub async fn load_with_pending<'e>(
     db: impl PgExecutor<'e>,
     ids: &[String],
-) -> Result<(BTreeMap<String, StoredOrder>, BTreeMap<String, PendingCancel>), StoreError> {
+) -> Result<
+    (
+        BTreeMap<String, StoredOrder>,
+        BTreeMap<String, PendingCancel>,
+    ),
+    StoreError,
+> {
     let rows: Vec<OrderAndPending> = sqlx::query_as(
         "SELECT t.order_id, o.user_id, o.status, o.reason, o.version, o.created_at, o.lines,
                 p.command_id AS pending_command_id, p.reason AS pending_reason
@@ -152,9 +158,13 @@ pub async fn load_with_pending<'e>(
             };
             pending.insert(row.order_id.clone(), cancel);
         }
-        if let (Some(u), Some(s), Some(v), Some(p), Some(l)) =
-            (row.user_id, row.status, row.version, row.created_at, row.lines)
-        {
+        if let (Some(u), Some(s), Some(v), Some(p), Some(l)) = (
+            row.user_id,
+            row.status,
+            row.version,
+            row.created_at,
+            row.lines,
+        ) {
             let (id, order) = from_row((row.order_id, u, s, row.reason, v, p, l))?;
             orders.insert(id, order);
         }

@@ -439,25 +439,48 @@ fn order_id(command: &Command) -> Option<String> {
 fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid]) -> Result<Vec<Decided<'v>>, Retry> {
     let mut decided = Vec::with_capacity(fresh.len());
     for v in fresh {
-        let before = state.products.clone();
-        let outcome = domain::decide(state, &v.envelope)
+        let before = touchable(state, &v.envelope);
+        let outcome = domain::decide_fingerprinted(state, &v.envelope, &v.fingerprint)
             .map_err(|e| Retry::Stop(WorkerError::Failed(e.to_string())))?;
         bugs::fail_cancel_before_order(&outcome).map_err(Retry::Stop)?;
-        let changed_products = state
-            .products
-            .iter()
-            .filter(|(id, p)| before.get(*id) != Some(p))
-            .map(|(id, _)| id.clone())
+        let changed_products = before
+            .into_iter()
+            .filter(|(id, was)| state.products.get(id) != was.as_ref())
+            .map(|(id, _)| id)
             .collect();
         decided.push(Decided {
             envelope: &v.envelope,
-            fingerprint: v.fingerprint.clone(),
+            fingerprint: &v.fingerprint,
+            inbox_json: &v.inbox_json,
             message_id: &v.message_id,
             outcome,
             changed_products,
         });
     }
     Ok(decided)
+}
+
+/// The products a command can change, as they stand before it: its own (lines, restock)
+/// and, for a cancel, its order's lines (the set its unit locked for it). Comparing these
+/// alone after the decision, not the unit's every product, keeps deciding a unit of many
+/// products linear in its commands.
+fn touchable(
+    state: &State,
+    envelope: &crate::contract::Envelope,
+) -> Vec<(String, Option<Product>)> {
+    let mut ids: BTreeSet<&str> = envelope.command.product_ids().into_iter().collect();
+    if let Command::CancelOrder(c) = &envelope.command {
+        let lines = state.orders.get(&c.order_id).map(|o| o.lines.as_slice());
+        ids.extend(
+            lines
+                .unwrap_or_default()
+                .iter()
+                .map(|l| l.product_id.as_str()),
+        );
+    }
+    ids.into_iter()
+        .map(|id| (id.to_owned(), state.products.get(id).cloned()))
+        .collect()
 }
 
 /// Step 5: everything the batch changes, in one transaction.
@@ -551,5 +574,73 @@ fn remember_committed(
         lease
             .stock
             .insert(w.product_id.clone(), (w.product.clone(), w.new_version()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Envelope;
+
+    fn valid(index: usize, json: &str) -> Valid {
+        let envelope = Envelope::parse(json).expect("a valid command");
+        Valid {
+            index,
+            fingerprint: envelope.fingerprint(),
+            inbox_json: envelope.to_json(),
+            envelope,
+            message_id: format!("m{index}"),
+            body: json.to_owned(),
+            traceparent: None,
+        }
+    }
+
+    fn place(id: &str, product: &str, quantity: u32) -> String {
+        format!(
+            r#"{{"version":1,"command_id":"place-{id}","type":"PlaceOrder","order_id":"{id}","user_id":"u","lines":[{{"product_id":"{product}","quantity":{quantity}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn each_decision_names_the_products_it_changed_and_a_cancel_its_orders_lines() {
+        let stock = Product {
+            available: 5,
+            restocked: 5,
+            ..Product::default()
+        };
+        let mut state = State::default();
+        for p in ["p", "q", "r"] {
+            state.products.insert(p.to_owned(), stock.clone());
+        }
+        let commands = [
+            place("o1", "p", 2),
+            place("o2", "q", 9),
+            r#"{"version":1,"command_id":"cancel-o1","type":"CancelOrder","order_id":"o1"}"#
+                .to_owned(),
+            r#"{"version":1,"command_id":"restock-n","type":"Restock","product_id":"n","quantity":1}"#
+                .to_owned(),
+            place("o1", "p", 2),
+        ];
+        let valid: Vec<Valid> = commands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| valid(i, c))
+            .collect();
+        let fresh: Vec<&Valid> = valid.iter().collect();
+
+        let decided = decide_all(&mut state, &fresh).unwrap_or_else(|_| panic!("decided"));
+
+        let changed: Vec<Vec<String>> = decided.into_iter().map(|d| d.changed_products).collect();
+        let expected: Vec<Vec<String>> = vec![
+            vec!["p".into()],
+            vec![],
+            vec!["p".into()],
+            vec!["n".into()],
+            vec![],
+        ];
+        assert_eq!(
+            changed, expected,
+            "placed, rejected, cancelled, created, duplicate"
+        );
     }
 }

@@ -171,7 +171,10 @@ fn poisoned(valid: &[&Valid]) -> Result<(), WorkerError> {
 pub(crate) struct Valid {
     pub index: usize,
     pub envelope: Envelope,
+    /// [`Envelope::fingerprint`] and the command as the inbox stores it
+    /// ([`Envelope::to_json`]): made on receipt, so no unit makes them while it holds locks.
     pub fingerprint: String,
+    pub inbox_json: String,
     pub message_id: String,
     pub body: String,
     pub traceparent: Option<String>,
@@ -224,6 +227,7 @@ impl Worker {
                 Ok(envelope) => valid.push(Valid {
                     index,
                     fingerprint: envelope.fingerprint(),
+                    inbox_json: envelope.to_json(),
                     envelope,
                     message_id: message.message_id.clone(),
                     body: message.body.clone(),

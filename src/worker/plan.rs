@@ -17,7 +17,9 @@ use crate::store::products::ProductWrite;
 /// One command of the batch with what the domain made of it.
 pub struct Decided<'a> {
     pub envelope: &'a Envelope,
-    pub fingerprint: String,
+    pub fingerprint: &'a str,
+    /// The command as the inbox stores it ([`Envelope::to_json`]).
+    pub inbox_json: &'a str,
     pub message_id: &'a str,
     pub outcome: Outcome,
     /// Products whose state this command changed.
@@ -64,14 +66,13 @@ pub fn build(
 }
 
 fn inbox_row(d: &Decided) -> InboxRow {
-    let command = d.envelope.to_json();
     InboxRow {
         command_id: d.envelope.command_id.clone(),
-        fingerprint: d.fingerprint.clone(),
+        fingerprint: d.fingerprint.to_owned(),
         command_type: d.envelope.command.type_name().to_owned(),
         outcome: d.outcome.code().to_owned(),
         reason: d.outcome.reason().map(str::to_owned),
-        command,
+        command: d.inbox_json.to_owned(),
         message_id: d.message_id.to_owned(),
     }
 }
@@ -274,7 +275,8 @@ mod tests {
                     .collect();
                 Decided {
                     envelope: e,
-                    fingerprint: e.fingerprint(),
+                    fingerprint: Box::leak(e.fingerprint().into_boxed_str()),
+                    inbox_json: Box::leak(e.to_json().into_boxed_str()),
                     message_id: "m",
                     outcome,
                     changed_products,
