@@ -518,7 +518,7 @@ async fn write(
             &mut *tx,
             &v.message_id,
             &v.envelope.command_id,
-            &d.fingerprint,
+            d.fingerprint,
             &v.body,
         )
         .await?;
