@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 
-use super::StoreError;
+use super::{PgQuery, StoreError};
 
 /// One decided command.
 #[derive(Debug, Clone)]
@@ -34,26 +34,24 @@ pub async fn fingerprints<'e>(
     Ok(rows.into_iter().collect())
 }
 
-/// Inserts every row; a row that exists already fails the whole transaction (a conflict).
-pub async fn insert(conn: &mut PgConnection, rows: &[InboxRow]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let col = |f: fn(&InboxRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    let reasons: Vec<Option<String>> = rows.iter().map(|r| r.reason.clone()).collect();
-    let commands: Vec<&str> = rows.iter().map(|r| r.command.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO inbox (command_id, fingerprint, command_type, outcome, reason, command, message_id)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::json[], $7::text[])",
-    )
-    .bind(col(|r| r.command_id.clone()))
-    .bind(col(|r| r.fingerprint.clone()))
-    .bind(col(|r| r.command_type.clone()))
-    .bind(col(|r| r.outcome.clone()))
-    .bind(reasons)
-    .bind(commands)
-    .bind(col(|r| r.message_id.clone()))
-    .execute(conn)
-    .await?;
-    Ok(())
+/// Inserts a unit's decided commands (`bind` gives the parameters); a row that exists
+/// already fails the whole transaction (a conflict). Written into the unit's one statement
+/// by [`super::changes`].
+pub(super) const INSERT: &str =
+    "INSERT INTO inbox (command_id, fingerprint, command_type, outcome, reason, command, message_id)
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]::json[], $7::text[])
+     /*guard*/";
+
+/// Binds [`INSERT`]'s parameters for `rows`.
+pub(super) fn bind<'q>(query: PgQuery<'q>, rows: &'q [InboxRow]) -> PgQuery<'q> {
+    let text = |f: fn(&InboxRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let reasons: Vec<Option<&str>> = rows.iter().map(|r| r.reason.as_deref()).collect();
+    query
+        .bind(text(|r| r.command_id.as_str()))
+        .bind(text(|r| r.fingerprint.as_str()))
+        .bind(text(|r| r.command_type.as_str()))
+        .bind(text(|r| r.outcome.as_str()))
+        .bind(reasons)
+        .bind(text(|r| r.command.as_str()))
+        .bind(text(|r| r.message_id.as_str()))
 }

@@ -3,6 +3,7 @@
 //! transaction), because a batch's inbox rows, orders, stock and events commit together or
 //! not at all. Driver errors are classified once, here.
 
+pub mod changes;
 pub mod inbox;
 pub mod invalid;
 pub mod orders;
@@ -11,6 +12,13 @@ pub mod products;
 pub mod prune;
 
 use crate::db::fault::{self, Fault};
+
+/// Where an insert of a unit's rows may be made conditional: an SQL comment in the statement
+/// on its own, a `WHERE` clause in the unit's one statement (see [`changes`]).
+pub(crate) const GUARD: &str = "/*guard*/";
+
+/// A statement with its parameters bound so far.
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// Failures at the write-database boundary, classified for the caller.
 #[derive(Debug, thiserror::Error)]
@@ -55,5 +63,44 @@ impl From<sqlx::Error> for StoreError {
             Fault::BadData => StoreError::BadData(err),
             Fault::Bug => StoreError::Other(err),
         }
+    }
+}
+
+/// `sql` with its parameters `$1`, `$2`, ... renumbered to start at `$first`: a statement
+/// written on its own, with its own numbering, can then be one part of a larger statement
+/// (see [`changes`]) while its text stays written once.
+pub(crate) fn numbered_from(sql: &str, first: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Ok(n) = rest[..digits].parse::<usize>() {
+            out.push_str(&(n + first - 1).to_string());
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered_from;
+
+    #[test]
+    fn parameters_are_renumbered_and_the_rest_is_kept() {
+        let sql = "SELECT $1::text[], $2, $10 FROM t WHERE a = $1";
+        assert_eq!(numbered_from(sql, 1), sql);
+        assert_eq!(
+            numbered_from(sql, 8),
+            "SELECT $8::text[], $9, $17 FROM t WHERE a = $8"
+        );
+    }
+
+    #[test]
+    fn a_dollar_without_digits_stays_as_it_is() {
+        assert_eq!(numbered_from("a $ b $$ c $2", 3), "a $ b $$ c $4");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::{types::Json, PgConnection, PgExecutor};
 
-use super::StoreError;
+use super::{PgQuery, StoreError};
 use crate::contract::OrderLine;
 use crate::domain::{Order, OrderStatus, PendingCancel};
 
@@ -74,37 +74,34 @@ pub struct OrderWrite {
     pub placed_at: DateTime<Utc>,
 }
 
-/// Every order of a batch, with its lines, in one statement: a batch of ten orders costs one
-/// round trip, not ten. Lines are only written with a new order (an existing order's row
-/// keeps its own).
-pub async fn write(conn: &mut PgConnection, writes: &[OrderWrite]) -> Result<(), StoreError> {
-    if writes.is_empty() {
-        return Ok(());
-    }
+/// Writes a unit's orders (`bind` gives the parameters): new ones with their lines, known
+/// ones their new status (an existing order's row keeps its lines). Written into the unit's
+/// one statement by [`super::changes`].
+pub(super) const UPSERT: &str =
+    "INSERT INTO orders (order_id, user_id, status, reason, command_id, version, created_at, updated_at, lines)
+     SELECT o, u, s, r, c, v, p, now(), l
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::timestamptz[], $8::text[]::json[])
+          AS t(o, u, s, r, c, v, p, l)
+     /*guard*/
+     ON CONFLICT (order_id) DO UPDATE
+     SET status = EXCLUDED.status, reason = EXCLUDED.reason, version = EXCLUDED.version, updated_at = now()";
+
+/// Binds [`UPSERT`]'s parameters for `writes`.
+pub(super) fn bind<'q>(query: PgQuery<'q>, writes: &'q [OrderWrite]) -> PgQuery<'q> {
     let text = |f: fn(&OrderWrite) -> &str| writes.iter().map(f).collect::<Vec<&str>>();
     let reasons: Vec<Option<&str>> = writes.iter().map(|w| w.order.reason.as_deref()).collect();
     let versions: Vec<i64> = writes.iter().map(|w| w.version).collect();
     let placed: Vec<DateTime<Utc>> = writes.iter().map(|w| w.placed_at).collect();
     let lines: Vec<String> = writes.iter().map(|w| lines_json(&w.order.lines)).collect();
-    sqlx::query(
-        "INSERT INTO orders (order_id, user_id, status, reason, command_id, version, created_at, updated_at, lines)
-         SELECT o, u, s, r, c, v, p, now(), l
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::timestamptz[], $8::text[]::json[])
-              AS t(o, u, s, r, c, v, p, l)
-         ON CONFLICT (order_id) DO UPDATE
-         SET status = EXCLUDED.status, reason = EXCLUDED.reason, version = EXCLUDED.version, updated_at = now()",
-    )
-    .bind(text(|w| w.order_id.as_str()))
-    .bind(text(|w| w.order.user_id.as_str()))
-    .bind(text(|w| w.order.status.as_str()))
-    .bind(reasons)
-    .bind(text(|w| w.command_id.as_str()))
-    .bind(versions)
-    .bind(placed)
-    .bind(lines)
-    .execute(conn)
-    .await?;
-    Ok(())
+    query
+        .bind(text(|w| w.order_id.as_str()))
+        .bind(text(|w| w.order.user_id.as_str()))
+        .bind(text(|w| w.order.status.as_str()))
+        .bind(reasons)
+        .bind(text(|w| w.command_id.as_str()))
+        .bind(versions)
+        .bind(placed)
+        .bind(lines)
 }
 
 /// The lines as stored: the contract's own JSON shape, in line order.
@@ -126,9 +123,12 @@ struct OrderAndPending {
     pending_reason: Option<String>,
 }
 
-/// The orders of `ids` and the cancels waiting for those not placed yet, in one round trip
-/// (the worker needs both for every unit, inside its transaction).
-pub async fn load_with_pending<'e>(
+/// Serialises units that touch the same orders (a CancelOrder racing its PlaceOrder on
+/// standard queues) and then loads the orders of `ids` and the cancels waiting for those not
+/// placed yet: one round trip, through the `lock_and_load_orders` function (migration 0009),
+/// whose look-up runs after the locks are granted and so sees what their last holder
+/// committed.
+pub async fn lock_and_load<'e>(
     db: impl PgExecutor<'e>,
     ids: &[String],
 ) -> Result<
@@ -138,17 +138,13 @@ pub async fn load_with_pending<'e>(
     ),
     StoreError,
 > {
-    let rows: Vec<OrderAndPending> = sqlx::query_as(
-        "SELECT t.order_id, o.user_id, o.status, o.reason, o.version, o.created_at, o.lines,
-                p.command_id AS pending_command_id, p.reason AS pending_reason
-         FROM (SELECT DISTINCT order_id FROM UNNEST($1::text[]) AS order_id) t
-         LEFT JOIN orders o ON o.order_id = t.order_id
-         LEFT JOIN pending_cancels p ON p.order_id = t.order_id
-         WHERE o.order_id IS NOT NULL OR p.order_id IS NOT NULL",
-    )
-    .bind(ids)
-    .fetch_all(db)
-    .await?;
+    if ids.is_empty() {
+        return Ok((BTreeMap::new(), BTreeMap::new()));
+    }
+    let rows: Vec<OrderAndPending> = sqlx::query_as("SELECT * FROM lock_and_load_orders($1)")
+        .bind(ids)
+        .fetch_all(db)
+        .await?;
     let (mut orders, mut pending) = (BTreeMap::new(), BTreeMap::new());
     for row in rows {
         if let Some(command_id) = row.pending_command_id {
@@ -191,21 +187,5 @@ pub async fn forget_cancel(conn: &mut PgConnection, order_id: &str) -> Result<()
         .bind(order_id)
         .execute(conn)
         .await?;
-    Ok(())
-}
-
-/// Serialises batches that touch the same orders (a CancelOrder racing its PlaceOrder on
-/// standard queues): transaction-scoped advisory locks, taken in one sorted order.
-pub async fn lock_orders(conn: &mut PgConnection, ids: &[String]) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(k) FROM
-           (SELECT DISTINCT hashtextextended(id, 7) AS k FROM UNNEST($1::text[]) AS id ORDER BY k) AS keys",
-    )
-    .bind(ids)
-    .execute(conn)
-    .await?;
     Ok(())
 }

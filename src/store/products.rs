@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgExecutor, Row as _};
 
-use super::StoreError;
+use super::{PgQuery, StoreError};
 use crate::domain::Product;
 
 /// A product as stored, with what guards its next write.
@@ -76,14 +77,77 @@ impl ProductWrite {
 /// on. Updates go out in one statement (a unit over many products is one round trip); new
 /// products one by one.
 pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(), StoreError> {
-    let (updates, creates): (Vec<&ProductWrite>, Vec<&ProductWrite>) =
-        writes.iter().partition(|w| w.read_version.is_some());
-    let written = update(conn, &updates).await?;
-    if let Some(stale) = updates.iter().find(|w| !written.contains(&w.product_id)) {
-        return Err(StoreError::Stale {
-            product_id: stale.product_id.clone(),
-        });
+    let (updates, creates) = split(writes);
+    if !updates.is_empty() {
+        let rows = bind(sqlx::query(UPDATE), &updates)
+            .fetch_all(&mut *conn)
+            .await?;
+        check_updated(&updates, &updated_ids(&rows)?)?;
     }
+    create(conn, &creates).await
+}
+
+/// The writes to known products (updates) and to new ones (creates).
+pub(super) fn split(writes: &[ProductWrite]) -> (Vec<&ProductWrite>, Vec<&ProductWrite>) {
+    writes.iter().partition(|w| w.read_version.is_some())
+}
+
+/// Updates known products (`bind` gives the parameters), returning the ids of the rows
+/// updated: those still at the version read and not fenced by a newer lock holder (`<=`: a
+/// lease kept across units writes with the same token again).
+pub(super) const UPDATE: &str =
+    "UPDATE products p SET name = u.name, available = u.available, restocked = u.restocked,
+         confirmed = u.confirmed, cancelled = u.cancelled, version = p.version + u.bump,
+         fence = u.fence, updated_at = now()
+     FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
+                               $9::int8[])
+          AS u(id, name, available, restocked, confirmed, cancelled, fence, expected, bump)
+     WHERE p.product_id = u.id AND p.version = u.expected AND p.fence <= u.fence
+     RETURNING p.product_id";
+
+/// Binds [`UPDATE`]'s parameters for `writes`.
+pub(super) fn bind<'q>(query: PgQuery<'q>, writes: &[&'q ProductWrite]) -> PgQuery<'q> {
+    let number = |f: fn(&ProductWrite) -> i64| writes.iter().map(|w| f(w)).collect::<Vec<i64>>();
+    let ids: Vec<&str> = writes.iter().map(|w| w.product_id.as_str()).collect();
+    let names: Vec<Option<&str>> = writes.iter().map(|w| w.product.name.as_deref()).collect();
+    query
+        .bind(ids)
+        .bind(names)
+        .bind(number(|w| w.product.available))
+        .bind(number(|w| w.product.restocked))
+        .bind(number(|w| w.product.confirmed))
+        .bind(number(|w| w.product.cancelled))
+        .bind(number(|w| w.fence))
+        .bind(number(|w| w.read_version.unwrap_or(-1)))
+        .bind(number(|w| i64::from(w.changed)))
+}
+
+/// The product ids [`UPDATE`] returned.
+pub(super) fn updated_ids(rows: &[PgRow]) -> Result<Vec<String>, StoreError> {
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?)
+}
+
+/// `Stale`, naming the first update whose row [`UPDATE`] did not return.
+pub(super) fn check_updated(
+    updates: &[&ProductWrite],
+    updated: &[String],
+) -> Result<(), StoreError> {
+    match updates.iter().find(|w| !updated.contains(&w.product_id)) {
+        Some(stale) => Err(StoreError::Stale {
+            product_id: stale.product_id.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Inserts new products one by one; `Stale` if one exists already (created meanwhile).
+pub(super) async fn create(
+    conn: &mut PgConnection,
+    creates: &[&ProductWrite],
+) -> Result<(), StoreError> {
     for w in creates {
         if !insert(conn, w).await? {
             return Err(StoreError::Stale {
@@ -92,42 +156,6 @@ pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(
         }
     }
     Ok(())
-}
-
-/// The ids of the rows updated: those still at the version read and not fenced by a newer
-/// lock holder (`<=`: a lease kept across units writes with the same token again).
-async fn update(
-    conn: &mut PgConnection,
-    writes: &[&ProductWrite],
-) -> Result<Vec<String>, StoreError> {
-    if writes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let number = |f: fn(&ProductWrite) -> i64| writes.iter().map(|w| f(w)).collect::<Vec<i64>>();
-    let ids: Vec<&str> = writes.iter().map(|w| w.product_id.as_str()).collect();
-    let names: Vec<Option<&str>> = writes.iter().map(|w| w.product.name.as_deref()).collect();
-    let updated: Vec<String> = sqlx::query_scalar(
-        "UPDATE products p SET name = u.name, available = u.available, restocked = u.restocked,
-             confirmed = u.confirmed, cancelled = u.cancelled, version = p.version + u.bump,
-             fence = u.fence, updated_at = now()
-         FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[],
-                                   $9::int8[])
-              AS u(id, name, available, restocked, confirmed, cancelled, fence, expected, bump)
-         WHERE p.product_id = u.id AND p.version = u.expected AND p.fence <= u.fence
-         RETURNING p.product_id",
-    )
-    .bind(ids)
-    .bind(names)
-    .bind(number(|w| w.product.available))
-    .bind(number(|w| w.product.restocked))
-    .bind(number(|w| w.product.confirmed))
-    .bind(number(|w| w.product.cancelled))
-    .bind(number(|w| w.fence))
-    .bind(number(|w| w.read_version.unwrap_or(-1)))
-    .bind(number(|w| i64::from(w.changed)))
-    .fetch_all(conn)
-    .await?;
-    Ok(updated)
 }
 
 async fn insert(conn: &mut PgConnection, w: &ProductWrite) -> Result<bool, StoreError> {

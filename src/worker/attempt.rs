@@ -16,6 +16,7 @@ use crate::contract::Command;
 use crate::domain::{self, Outcome, Product, State};
 use crate::failpoint;
 use crate::lock::{HeldLocks, LockError};
+use crate::store::changes::{self, Changes};
 use crate::store::orders::{self, StoredOrder};
 use crate::store::{inbox, invalid, outbox, products, StoreError};
 
@@ -251,10 +252,12 @@ impl Worker {
         failpoint::step("worker::after_lock")?;
         let mut steps = super::steps::Steps::start();
         let ids: Vec<String> = product_ids.iter().cloned().collect();
-        let stock = self.read_stock(&ids, lease.as_ref()).await?;
-        steps.lap("read_stock");
-        let mut tx = conn.begin().await.map_err(StoreError::from)?;
-        steps.lap("begin");
+        // The cache read and the transaction's first round trip go out together: neither
+        // needs the other, and each is a round trip on the unit's path.
+        let (stock, tx) = tokio::join!(self.read_stock(&ids, lease.as_ref()), conn.begin());
+        let mut tx = tx.map_err(StoreError::from)?;
+        let stock = stock?;
+        steps.lap("read_stock_and_begin");
         let (stored_orders, pending) = self
             .load_orders(&mut tx, fresh, product_ids, &mut steps)
             .await?;
@@ -359,13 +362,11 @@ impl Worker {
             .iter()
             .filter_map(|v| order_id(&v.envelope.command))
             .collect();
-        orders::lock_orders(tx, &order_ids).await?;
-        steps.lap("lock_orders");
         // No second inbox look-up here: a command applied meanwhile by another process
         // makes the inbox insert fail on its primary key (a conflict), and the next attempt
         // drops it as known. The key is the guard; a look-up would only cost a round trip.
-        let (stored, pending) = orders::load_with_pending(&mut **tx, &order_ids).await?;
-        steps.lap("load_orders");
+        let (stored, pending) = orders::lock_and_load(&mut **tx, &order_ids).await?;
+        steps.lap("lock_and_load_orders");
         let unlocked: BTreeSet<String> = stored
             .values()
             .flat_map(|s| s.order.lines.iter().map(|l| l.product_id.clone()))
@@ -483,7 +484,9 @@ fn touchable(
         .collect()
 }
 
-/// Step 5: everything the batch changes, in one transaction.
+/// Step 5: everything the unit changes, in one transaction: its inbox rows, orders, events
+/// and stock in one statement, then the rare rest (cancels waiting for their order, kept
+/// conflicts).
 async fn write(
     tx: &mut PgConnection,
     plan: &Plan,
@@ -491,24 +494,26 @@ async fn write(
     decided: &[Decided<'_>],
     steps: &mut super::steps::Steps,
 ) -> Result<(), StoreError> {
-    bugs::insert_inbox(tx, &plan.inbox).await?;
-    steps.lap("inbox");
-    orders::write(tx, &plan.orders).await?;
-    steps.lap("orders");
+    let inbox = bugs::inbox_rows(tx, &plan.inbox).await?;
+    let traces: outbox::TraceParents = fresh
+        .iter()
+        .filter_map(|v| Some((v.envelope.command_id.as_str(), v.traceparent.as_deref()?)))
+        .collect();
+    let changes = Changes {
+        inbox: &inbox,
+        orders: &plan.orders,
+        events: &plan.events,
+        traces: &traces,
+        products: &plan.products,
+    };
+    changes::write(tx, &changes).await?;
+    steps.lap("write");
     for (order_id, cancel) in &plan.remember_cancels {
         orders::remember_cancel(tx, order_id, cancel).await?;
     }
     for order_id in &plan.forget_cancels {
         orders::forget_cancel(tx, order_id).await?;
     }
-    products::write(tx, &plan.products).await?;
-    steps.lap("products");
-    let traces: outbox::TraceParents = fresh
-        .iter()
-        .filter_map(|v| Some((v.envelope.command_id.as_str(), v.traceparent.as_deref()?)))
-        .collect();
-    outbox::append(tx, &plan.events, &traces).await?;
-    steps.lap("outbox");
     for (v, d) in fresh
         .iter()
         .zip(decided)

@@ -11,6 +11,8 @@
 //!   (valid: it is to be remembered) is taken for an unexpected failure, so it is retried
 //!   and dead-lettered: a valid command in the DLQ, which only the strict checker sees.
 
+use std::borrow::Cow;
+
 use sqlx::PgConnection;
 
 use super::unit::Lease;
@@ -50,20 +52,20 @@ pub(super) fn fail_cancel_before_order(outcome: &Outcome) -> Result<(), WorkerEr
     }
 }
 
-/// The inbox insert; with the inbox check skipped, rows already there are left out.
-pub(super) async fn insert_inbox(
+/// The inbox rows to insert: all of them, or with the inbox check skipped, those not there
+/// already (so that the transaction commits).
+pub(super) async fn inbox_rows<'r>(
     tx: &mut PgConnection,
-    rows: &[InboxRow],
-) -> Result<(), StoreError> {
+    rows: &'r [InboxRow],
+) -> Result<Cow<'r, [InboxRow]>, StoreError> {
     if !skip_inbox_check() {
-        return inbox::insert(tx, rows).await;
+        return Ok(Cow::Borrowed(rows));
     }
     let ids: Vec<String> = rows.iter().map(|r| r.command_id.clone()).collect();
     let known = inbox::fingerprints(&mut *tx, &ids).await?;
-    let fresh: Vec<InboxRow> = rows
+    Ok(rows
         .iter()
         .filter(|r| !known.contains_key(&r.command_id))
         .cloned()
-        .collect();
-    inbox::insert(tx, &fresh).await
+        .collect())
 }

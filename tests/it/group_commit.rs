@@ -101,6 +101,28 @@ async fn a_cache_showing_less_stock_than_the_database_never_commits_a_rejection(
 }
 
 #[tokio::test]
+async fn a_unit_that_changes_stock_read_from_a_stale_cache_reads_again_and_commits() {
+    let w = TestWorker::new().await;
+    w.batch(&[restock("r1", "p", 5)]).await;
+    let behind = cache_entry(&w, "p").await;
+    w.batch(&[place("c1", "o1", &[("p", 1)])]).await;
+    // The order's cache write is lost: the cache is one version behind, and the version the
+    // next unit would give the product (and its stock event) is already taken.
+    set_cache_entry(&w, "p", &behind).await;
+
+    let records = w.batch(&[place("c2", "o2", &[("p", 1)])]).await;
+
+    assert_eq!(records, vec![confirmed()]);
+    assert_eq!(w.available("p").await, Some(3));
+    assert_eq!(
+        w.count("SELECT count(*) FROM outbox WHERE aggregate_type = 'product'")
+            .await,
+        3,
+        "one stock event per commit: the restock's and each order's"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_receives_on_one_product_share_commits_and_keep_the_lease_until_idle() {
     let w = Arc::new(TestWorker::new().await);
     w.batch(&[restock("r", "p", 100_000)]).await;
