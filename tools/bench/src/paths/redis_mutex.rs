@@ -16,7 +16,10 @@ use tokio::sync::Notify;
 use crate::BenchError;
 
 const LEASE_MS: u64 = 5_000;
-/// Give up on a lock after this long: with a 5 s lease nothing legitimate waits that long.
+/// Give up on a lock after this long without seeing it released: with a 5 s lease a lock
+/// that nobody releases for that long is stuck. A waiter woken by a release starts the
+/// count again, since the lock is not fair (as Redisson's is not): under many waiters one of
+/// them may lose every race for longer than this while the lock is making progress.
 const GIVE_UP: Duration = Duration::from_secs(30);
 /// A waiter tries again after this long even unwoken (Redisson: after the lock's TTL), in
 /// case a holder outside this process (none in the bench) let the lock go.
@@ -61,7 +64,7 @@ impl RedisMutex {
 
     async fn lock(&self, key: &str, token: &str) -> Result<(), BenchError> {
         let released = self.released(key);
-        let deadline = tokio::time::Instant::now() + GIVE_UP;
+        let mut deadline = tokio::time::Instant::now() + GIVE_UP;
         loop {
             // Listen before trying, so an unlock between a failed try and the wait wakes us.
             let woken = released.notified();
@@ -72,11 +75,13 @@ impl RedisMutex {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(BenchError::Timeout {
-                    what: format!("{} lock {key}", self.path),
+                    what: format!("a release of the {} lock {key}", self.path),
                     seconds: GIVE_UP.as_secs(),
                 });
             }
-            let _ = tokio::time::timeout(RETRY, woken).await;
+            if tokio::time::timeout(RETRY, woken).await.is_ok() {
+                deadline = tokio::time::Instant::now() + GIVE_UP;
+            }
         }
     }
 
