@@ -32,6 +32,11 @@ ls_ensure_venv() {
   touch "$venv/.complete"
 }
 
+# The settings the running LocalStack was started with (ls_launch records them).
+ls_settings() {
+  cat "$1/settings" 2>/dev/null || printf 'not recorded (started before ./dev recorded its settings)\n'
+}
+
 # ls_launch PORT DIR LOG PIDFILE: starts LocalStack in its own session (so `down` can stop
 # the whole process group) with everything it writes kept under DIR.
 ls_launch() {
@@ -60,6 +65,9 @@ ls_launch() {
     # before `./dev up` to compare (README, the demo section).
     export SQS_DISABLE_CLOUDWATCH_METRICS="${SQS_DISABLE_CLOUDWATCH_METRICS:-1}"
     export IN_MEMORY_CLIENT="${IN_MEMORY_CLIENT:-1}"
+    # What it runs with, for the figures measured on it (`./dev bench` passes it on).
+    printf 'SQS_DISABLE_CLOUDWATCH_METRICS=%s IN_MEMORY_CLIENT=%s\n' \
+      "$SQS_DISABLE_CLOUDWATCH_METRICS" "$IN_MEMORY_CLIENT" >"$dir/settings"
     setsid "$(ls_venv)/bin/python" -m localstack.runtime.main >>"$log" 2>&1 </dev/null &
     echo $! >"$pidfile"
   )

@@ -77,6 +77,7 @@ pub async fn run(services: &Services, options: &Options) -> Result<E2eReport, Be
         projector_concurrency: projector_polls(),
         relay_steps: relay_steps(),
         ceiling_messages: plan.ceiling_messages,
+        localstack_settings: localstack_settings(),
         sns_publish_per_s: sns,
         bare_pipeline_per_s: bare,
         rates: fifo.steps,
@@ -85,6 +86,13 @@ pub async fn run(services: &Services, options: &Options) -> Result<E2eReport, Be
         projector_dlq_standard: standard.projector_dlq,
         check: e2e_check::merge(fifo.check, standard.check),
     })
+}
+
+/// What LocalStack runs with, as `./dev bench` passes it on.
+fn localstack_settings() -> Option<String> {
+    std::env::var("FULFIL_BENCH_LOCALSTACK_SETTINGS")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// The relay's steps in flight: its default, or FULFIL_RELAY_STEPS, which the relay

@@ -28,6 +28,9 @@ pub struct E2eReport {
     pub relay_steps: usize,
     /// Messages each ceiling was measured on.
     pub ceiling_messages: usize,
+    /// The settings LocalStack ran with, as `./dev bench` found them recorded
+    /// (`FULFIL_BENCH_LOCALSTACK_SETTINGS`); `None` when not given. Its rates depend on them.
+    pub localstack_settings: Option<String>,
     /// (i) bare SNS `PublishBatch` → SQS, messages/s until all were visible.
     pub sns_publish_per_s: f64,
     /// (ii) the bare pipeline: commands/s through both pipes with no database or Redis.

@@ -14,6 +14,13 @@ pub(super) fn render(out: &mut String, e: &E2eReport) {
     );
     let _ = writeln!(
         out,
+        "  LocalStack: {}\n",
+        e.localstack_settings
+            .as_deref()
+            .unwrap_or("settings not given (FULFIL_BENCH_LOCALSTACK_SETTINGS)")
+    );
+    let _ = writeln!(
+        out,
         "  (i)  bare SNS PublishBatch -> SQS                       {:>6.0} msgs/s",
         e.sns_publish_per_s
     );
