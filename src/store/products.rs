@@ -73,20 +73,6 @@ impl ProductWrite {
     }
 }
 
-/// Writes (or, unchanged, checks) every product or fails with `Stale` naming one that moved
-/// on. Updates go out in one statement (a unit over many products is one round trip); new
-/// products one by one.
-pub async fn write(conn: &mut PgConnection, writes: &[ProductWrite]) -> Result<(), StoreError> {
-    let (updates, creates) = split(writes);
-    if !updates.is_empty() {
-        let rows = bind(sqlx::query(UPDATE), &updates)
-            .fetch_all(&mut *conn)
-            .await?;
-        check_updated(&updates, &updated_ids(&rows)?)?;
-    }
-    create(conn, &creates).await
-}
-
 /// The writes to known products (updates) and to new ones (creates).
 pub(super) fn split(writes: &[ProductWrite]) -> (Vec<&ProductWrite>, Vec<&ProductWrite>) {
     writes.iter().partition(|w| w.read_version.is_some())

@@ -514,3 +514,21 @@ pub mod bodies {
         )
     }
 }
+
+/// Writes `products` and appends `events` in `tx` the one way the worker does
+/// (`store::changes::write`): the product updates gate the inserts.
+pub async fn write_changes(
+    tx: &mut sqlx::PgConnection,
+    products: &[fulfil::store::products::ProductWrite],
+    events: &[fulfil::contract::event::ChangeEvent],
+) -> Result<(), fulfil::store::StoreError> {
+    let traces = fulfil::store::outbox::TraceParents::default();
+    let changes = fulfil::store::changes::Changes {
+        inbox: &[],
+        orders: &[],
+        events,
+        traces: &traces,
+        products,
+    };
+    fulfil::store::changes::write(tx, &changes).await
+}

@@ -66,7 +66,7 @@ impl Dbs {
     /// Appends `events` to the outbox, as the worker's transaction does.
     pub async fn log(&self, events: &[ChangeEvent]) {
         let mut tx = self.write.begin().await.expect("begin");
-        fulfil::store::outbox::append(&mut tx, events, &Default::default())
+        crate::harness::write_changes(&mut tx, &[], events)
             .await
             .expect("outbox append");
         tx.commit().await.expect("commit");

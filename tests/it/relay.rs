@@ -85,7 +85,7 @@ async fn small_steps_publish_everything_in_order_over_several_rounds() {
 async fn a_row_that_commits_after_a_higher_id_is_published_by_the_next_step() {
     let p = Pipeline::new(true).await;
     let mut a = p.pool.begin().await.expect("begin A");
-    fulfil::store::outbox::append(&mut a, &[stock_event("late", 1)], &Default::default())
+    crate::harness::write_changes(&mut a, &[], &[stock_event("late", 1)])
         .await
         .expect("A inserts");
     append(&p.pool, &[stock_event("early", 1)]).await;
@@ -229,10 +229,10 @@ async fn a_commit_that_inserts_outbox_rows_several_times_wakes_the_relay_once() 
 
     let mut tx = p.pool.begin().await.expect("begin");
     for version in 1..=3 {
-        fulfil::store::outbox::append(
+        crate::harness::write_changes(
             &mut tx,
+            &[],
             &[stock_event("p", version), order_event("o", version)],
-            &Default::default(),
         )
         .await
         .expect("insert");

@@ -363,7 +363,7 @@ async fn a_stale_lock_holders_write_is_refused_by_the_fence_even_at_the_right_ve
     // An older token than the row's: its lease ran out and a newer holder wrote since. (The
     // row's own token may write again: that is a lease kept across units.)
     let mut tx = w.pool.begin().await.unwrap();
-    let refused = products::write(&mut tx, &[write(fence - 1)]).await;
+    let refused = crate::harness::write_changes(&mut tx, &[write(fence - 1)], &[]).await;
     drop(tx);
 
     assert!(
@@ -371,7 +371,7 @@ async fn a_stale_lock_holders_write_is_refused_by_the_fence_even_at_the_right_ve
         "{refused:?}"
     );
     let mut tx = w.pool.begin().await.unwrap();
-    products::write(&mut tx, &[write(fence + 1)])
+    crate::harness::write_changes(&mut tx, &[write(fence + 1)], &[])
         .await
         .expect("a newer token at the right version writes");
     drop(tx);

@@ -73,7 +73,7 @@ pub fn order_event(order_id: &str, version: i64) -> ChangeEvent {
 /// Appends `events` to the outbox in one committed transaction, as the worker does.
 pub async fn append(pool: &PgPool, events: &[ChangeEvent]) {
     let mut tx = pool.begin().await.expect("begin");
-    fulfil::store::outbox::append(&mut tx, events, &Default::default())
+    crate::harness::write_changes(&mut tx, &[], events)
         .await
         .expect("append to the outbox");
     tx.commit().await.expect("commit");
