@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::shared::{positive, AwsArgs, RedisArgs, TopologyArgs, WriteDbArgs};
+use super::shared::{positive, within, AwsArgs, RedisArgs, TopologyArgs, WriteDbArgs};
 use crate::config::{self, ConfigError};
 use crate::run::worker::WorkerRunSettings;
 
@@ -57,6 +57,12 @@ pub struct WorkerArgs {
     /// above the lock lease. A hung batch is otherwise kept invisible forever.
     #[arg(long, env = "FULFIL_PROCESSING_DEADLINE_MS", default_value_t = 300_000)]
     pub processing_deadline_ms: u64,
+    /// Longest, in milliseconds, a done command's message waits for others to fill one
+    /// DeleteMessageBatch of ten (at most 1000). The command is committed before; only its
+    /// removal from the queue waits. Fewer delete calls per command when receives come
+    /// back part full; 0 deletes each batch's messages at once.
+    #[arg(long, env = "FULFIL_DELETE_LINGER_MS", default_value_t = 50)]
+    pub delete_linger_ms: u64,
     /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
     pub ops_addr: String,
@@ -151,6 +157,11 @@ impl TryFrom<&WorkerArgs> for WorkerRunSettings {
                 args.processing_deadline_ms,
                 lease_ms,
             )?,
+            delete_linger: Duration::from_millis(within(
+                "FULFIL_DELETE_LINGER_MS (--delete-linger-ms)",
+                args.delete_linger_ms,
+                0..=crate::queue::consumer::MOST_DELETE_LINGER.as_millis() as u64,
+            )?),
             ops_addr: config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", &args.ops_addr)?,
             lock,
         })

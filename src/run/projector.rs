@@ -69,6 +69,7 @@ pub fn consumer_config(settings: &ProjectorRunSettings, queue_url: String) -> Co
         visibility_timeout: settings.topology.visibility_timeout,
         max_backoff: Duration::from_secs(60),
         processing_deadline: crate::queue::consumer::DEFAULT_PROCESSING_DEADLINE,
+        delete_linger: Duration::ZERO,
     }
 }
 

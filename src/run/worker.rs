@@ -32,6 +32,8 @@ pub struct WorkerRunSettings {
     pub db_limits: db::SessionLimits,
     /// Longest one batch may be worked on before it is abandoned and returned to the queue.
     pub processing_deadline: Duration,
+    /// Longest a done message waits for others to fill its delete call.
+    pub delete_linger: Duration,
     pub ops_addr: SocketAddr,
 }
 
@@ -91,6 +93,7 @@ fn consumer_config(settings: &WorkerRunSettings, queue_url: String) -> ConsumerC
         visibility_timeout: settings.topology.visibility_timeout,
         max_backoff: Duration::from_secs(60),
         processing_deadline: settings.processing_deadline,
+        delete_linger: settings.delete_linger,
     }
 }
 

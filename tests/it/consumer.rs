@@ -121,6 +121,7 @@ fn config(queue_url: &str, fifo: bool) -> ConsumerConfig {
         visibility_timeout: Duration::from_secs(5),
         max_backoff: Duration::from_secs(1),
         processing_deadline: Duration::from_secs(60),
+        delete_linger: Duration::ZERO,
     }
 }
 

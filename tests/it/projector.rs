@@ -221,6 +221,7 @@ pub fn start(p: &Pipeline, read: &PgPool) -> Running {
         visibility_timeout: Duration::from_secs(5),
         max_backoff: Duration::from_secs(2),
         processing_deadline: fulfil::queue::consumer::DEFAULT_PROCESSING_DEADLINE,
+        delete_linger: Duration::ZERO,
     };
     let consumer = Consumer::new(p.aws.sqs.clone(), config);
     let stats = consumer.stats();

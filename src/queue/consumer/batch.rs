@@ -119,7 +119,7 @@ async fn delete_early<H>(
         let messages: Vec<&Message> = go.iter().filter_map(|&i| batch.get(i)).collect();
         shared
             .stats
-            .add(Counted::Deleted, shared.sqs.delete(&messages).await);
+            .add(Counted::Deleted, shared.deletes.delete(&messages).await);
         ready.retain(|i| !go.contains(i));
         if let Ok(mut d) = deleted.lock() {
             d.extend(go);
@@ -219,7 +219,7 @@ async fn settle<H>(shared: &Shared<H>, batch: &[Message], dispositions: Vec<Disp
     delete.extend(moved);
     shared
         .stats
-        .add(Counted::Deleted, shared.sqs.delete(&delete).await);
+        .add(Counted::Deleted, shared.deletes.delete(&delete).await);
     retry_later(shared, &retry).await;
 }
 

@@ -11,6 +11,7 @@
 mod batch;
 mod dead_letter;
 mod deadline;
+mod deleter;
 mod gate;
 mod heartbeat;
 pub(crate) mod policy;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::QueueError;
+use deleter::Deleter;
 use gate::OutageGate;
 use sqs::Sqs;
 pub use stats::ConsumerStats;
@@ -148,11 +150,18 @@ pub struct ConsumerConfig {
     /// messages returned to the queue (see `deadline`), so a hung batch is not kept
     /// invisible by the heartbeat forever.
     pub processing_deadline: Duration,
+    /// Longest a settled message waits for others to fill its `DeleteMessageBatch` (see
+    /// `deleter`); zero sends each batch's deletes at once.
+    pub delete_linger: Duration,
 }
 
 /// The processing deadline when none is configured: ten 30 s visibility timeouts, far
 /// beyond any healthy batch (whose commits are bounded by the lock lease).
 pub const DEFAULT_PROCESSING_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The longest [`ConsumerConfig::delete_linger`]: far below any visibility timeout, so a
+/// message waiting for its delete is never received again meanwhile.
+pub const MOST_DELETE_LINGER: Duration = Duration::from_secs(1);
 
 impl ConsumerConfig {
     /// Brings every field into the range SQS and the permit logic accept: a batch larger
@@ -167,6 +176,7 @@ impl ConsumerConfig {
         self.visibility_timeout = self.visibility_timeout.max(Duration::from_secs(1));
         self.max_backoff = self.max_backoff.max(Duration::from_secs(1));
         self.processing_deadline = self.processing_deadline.max(Duration::from_secs(1));
+        self.delete_linger = self.delete_linger.min(MOST_DELETE_LINGER);
         self
     }
 }
@@ -181,6 +191,7 @@ pub struct Consumer {
 /// What the pollers and batch tasks of one `run` share.
 struct Shared<H> {
     sqs: Sqs,
+    deletes: Deleter,
     config: ConsumerConfig,
     stats: Arc<ConsumerStats>,
     handler: Arc<H>,
@@ -236,6 +247,11 @@ impl Consumer {
     fn shared<H>(&self, handler: Arc<H>, shutdown: CancellationToken) -> Shared<H> {
         Shared {
             sqs: self.sqs.clone(),
+            deletes: Deleter::start(
+                self.sqs.clone(),
+                Arc::clone(&self.stats),
+                self.config.delete_linger,
+            ),
             config: self.config.clone(),
             stats: Arc::clone(&self.stats),
             handler,

@@ -2,6 +2,7 @@
 //! (delete, visibility changes) never fail the caller: a message they miss is redelivered,
 //! and the worker's inbox absorbs the duplicate; they log and report how many succeeded.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sdk_sqs::types::{
@@ -15,7 +16,7 @@ use super::Message;
 use crate::queue::QueueError;
 
 /// Most entries SQS takes in one batch request.
-const SQS_BATCH_MAX: usize = 10;
+pub(super) const SQS_BATCH_MAX: usize = 10;
 
 /// One queue's client, with the names error messages need.
 #[derive(Debug, Clone)]
@@ -131,30 +132,33 @@ impl Sqs {
         Ok(messages)
     }
 
-    /// Deletes `messages`; returns how many SQS confirmed. The `consumer::before_delete`
-    /// failpoint's error stands for a delete that failed as a whole.
-    pub(super) async fn delete(&self, messages: &[&Message]) -> usize {
-        if messages.is_empty() || crate::failpoint::step("consumer::before_delete").is_err() {
-            return 0;
+    /// One `DeleteMessageBatch` of at most ten messages (the [`super::deleter`] makes the
+    /// calls); whether SQS confirmed each, in order. The `consumer::before_delete`
+    /// failpoint's error stands for a call that failed as a whole.
+    pub(super) async fn delete_chunk(&self, chunk: &[&Message]) -> Vec<bool> {
+        if crate::failpoint::step("consumer::before_delete").is_err() {
+            return vec![false; chunk.len()];
         }
-        let mut deleted = 0;
-        for chunk in messages.chunks(SQS_BATCH_MAX) {
-            deleted += self.delete_chunk(chunk).await;
-        }
-        deleted
-    }
-
-    async fn delete_chunk(&self, chunk: &[&Message]) -> usize {
         let entries = chunk.iter().enumerate().filter_map(|(i, m)| {
             let entry = DeleteEntry::builder().id(i.to_string());
             entry.receipt_handle(&m.receipt_handle).build().ok()
         });
         let request = self.client.delete_message_batch().queue_url(&self.url);
         let sent = request.set_entries(Some(entries.collect())).send().await;
-        match sent {
-            Ok(out) => self.confirmed("delete", chunk, out.successful().len(), out.failed()),
-            Err(e) => self.failed("delete", chunk, self.err("DeleteMessageBatch", e)),
-        }
+        let confirmed: BTreeSet<usize> = match sent {
+            Ok(out) => {
+                self.confirmed("delete", chunk, out.successful().len(), out.failed());
+                out.successful()
+                    .iter()
+                    .filter_map(|e| e.id().parse().ok())
+                    .collect()
+            }
+            Err(e) => {
+                self.failed("delete", chunk, self.err("DeleteMessageBatch", e));
+                BTreeSet::new()
+            }
+        };
+        (0..chunk.len()).map(|i| confirmed.contains(&i)).collect()
     }
 
     /// Sets the visibility of `batch` to zero, so others receive it now (`purpose` names

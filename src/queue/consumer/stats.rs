@@ -1,6 +1,7 @@
 //! Counters of one consumer, readable while it runs (tests, `/readyz`) and exported to
 //! `/metrics` as they move: `fulfil_consumer_receive_calls_total{queue}`,
-//! `fulfil_consumer_receive_errors_total{queue}` and
+//! `fulfil_consumer_receive_errors_total{queue}`, `fulfil_consumer_delete_calls_total{queue}`
+//! and
 //! `fulfil_consumer_messages_total{queue,event}` (received, deleted, retried, dead_lettered,
 //! extended, held_for_outage, released_on_shutdown, abandoned). `queue` is the queue's name,
 //! so the worker's and the projector's consumers in one `fulfil run` stay apart.
@@ -17,6 +18,8 @@ pub struct ConsumerStats {
     pub receive_calls: AtomicU64,
     /// ReceiveMessage requests that failed.
     pub receive_errors: AtomicU64,
+    /// DeleteMessageBatch requests sent (ten messages each at best; see `deleter`).
+    pub delete_calls: AtomicU64,
     /// Messages received.
     pub received: AtomicU64,
     /// Messages SQS confirmed deleted.
@@ -42,6 +45,9 @@ impl ConsumerStats {
     }
     pub fn receive_errors(&self) -> u64 {
         self.receive_errors.load(Ordering::Relaxed)
+    }
+    pub fn delete_calls(&self) -> u64 {
+        self.delete_calls.load(Ordering::Relaxed)
     }
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
@@ -74,6 +80,7 @@ impl ConsumerStats {
 pub(super) enum Counted {
     ReceiveCalls,
     ReceiveErrors,
+    DeleteCalls,
     Received,
     Deleted,
     Retried,
@@ -111,6 +118,7 @@ impl ConsumerStats {
         match counted {
             Counted::ReceiveCalls => &self.receive_calls,
             Counted::ReceiveErrors => &self.receive_errors,
+            Counted::DeleteCalls => &self.delete_calls,
             Counted::Received => &self.received,
             Counted::Deleted => &self.deleted,
             Counted::Retried => &self.retried,
@@ -130,6 +138,7 @@ impl Counted {
         match self {
             Counted::ReceiveCalls => ("fulfil_consumer_receive_calls_total", None),
             Counted::ReceiveErrors => ("fulfil_consumer_receive_errors_total", None),
+            Counted::DeleteCalls => ("fulfil_consumer_delete_calls_total", None),
             Counted::Received => (MESSAGES, Some("received")),
             Counted::Deleted => (MESSAGES, Some("deleted")),
             Counted::Retried => (MESSAGES, Some("retried")),

@@ -23,6 +23,7 @@ async fn hang_once(
         pollers: 1,
         visibility_timeout: Duration::from_secs(visibility),
         processing_deadline: deadline,
+        delete_linger: Duration::ZERO,
         ..config(&queue.url, false)
     };
 

@@ -74,6 +74,46 @@ async fn pollers_hand_over_every_message_with_its_attributes_and_never_hold_more
 }
 
 #[tokio::test]
+async fn with_a_delete_linger_the_deletes_of_small_batches_share_calls_of_ten() {
+    let aws = harness::aws().await;
+    let queue = topology(false).await.commands_queue;
+    let sent: Vec<String> = (0..13).map(|n| format!("message-{n}")).collect();
+    let bodies: Vec<&str> = sent.iter().map(String::as_str).collect();
+    send(&aws, &queue.url, &bodies, None).await;
+    let handler = TestHandler::deleting_all();
+    let config = ConsumerConfig {
+        pollers: 3,
+        batch_size: 2,
+        delete_linger: Duration::from_secs(1),
+        ..config(&queue.url, false)
+    };
+
+    let running = start(&aws, config, &handler);
+    running
+        .until(
+            Duration::from_secs(30),
+            "13 deletes",
+            13,
+            ConsumerStats::deleted,
+        )
+        .await;
+    let stats = Arc::clone(&running.stats);
+    running.stop_within(Duration::from_secs(5)).await;
+
+    let batches = handler.calls().len();
+    let calls = stats.delete_calls();
+    assert!(
+        batches >= 7,
+        "receives of at most 2 make at least 7 batches: {batches}"
+    );
+    assert!(
+        (2..=3).contains(&calls),
+        "13 deletes from {batches} batches in one full call of ten and the rest after the \
+         linger (three if receiving outlasted it): {calls} DeleteMessageBatch calls"
+    );
+}
+
+#[tokio::test]
 async fn a_message_retried_every_time_backs_off_between_tries_and_ends_in_the_dlq() {
     let aws = harness::aws().await;
     let topology = topology(false).await;

@@ -155,12 +155,12 @@ fn render_profile(out: &mut String, r: &RateStep) {
     );
     let _ = writeln!(
         out,
-        "                   projector: {:.0} receives of {} events, {} ms from SQS to applied, {} ms per transaction",
-        pj.batches, n(pj.events_per_batch), ms(pj.event_age_ms), ms(pj.apply_ms)
+        "                   projector: {:.0} receives of {} events, {} ms from SQS to applied, {} ms per transaction, {:.0} delete calls",
+        pj.batches, n(pj.events_per_batch), ms(pj.event_age_ms), ms(pj.apply_ms), pj.delete_calls
     );
     let _ = writeln!(
         out,
-        "                   workers: {:.0} receives of {} msgs, {} ms from SQS to decided, {} ms each, lock held {} ms, waited {} ms",
-        wk.batches, n(wk.messages_per_batch), ms(wk.message_age_ms), ms(wk.batch_ms), ms(wk.lock_hold_ms), ms(wk.lock_wait_ms)
+        "                   workers: {:.0} receives of {} msgs, {} ms from SQS to decided, {} ms each, lock held {} ms, waited {} ms, {:.0} delete calls",
+        wk.batches, n(wk.messages_per_batch), ms(wk.message_age_ms), ms(wk.batch_ms), ms(wk.lock_hold_ms), ms(wk.lock_wait_ms), wk.delete_calls
     );
 }

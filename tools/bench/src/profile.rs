@@ -58,6 +58,16 @@ impl Scrape {
         self.0.get(key).copied().unwrap_or(0.0)
     }
 
+    /// A counter summed over all its label sets.
+    fn total(&self, name: &str) -> f64 {
+        let labelled = format!("{name}{{");
+        let series = self
+            .0
+            .iter()
+            .filter(|(k, _)| *k == name || k.starts_with(&labelled));
+        series.map(|(_, v)| v).sum()
+    }
+
     /// A histogram's count, and its mean (sum / count), `labels` like `{phase="claim"}`.
     fn histogram(&self, name: &str, labels: &str) -> (f64, Option<f64>) {
         let count = self.get(&format!("{name}_count{labels}"));
@@ -90,6 +100,8 @@ pub struct ProjectorProfile {
     pub apply_ms: Option<f64>,
     /// From SQS taking an event in (after SNS delivered it) to its receive's transaction.
     pub event_age_ms: Option<f64>,
+    /// `DeleteMessageBatch` calls on the projector queue.
+    pub delete_calls: f64,
 }
 
 /// The workers' part (all worker processes together).
@@ -102,6 +114,8 @@ pub struct WorkerProfile {
     pub message_age_ms: Option<f64>,
     pub lock_hold_ms: Option<f64>,
     pub lock_wait_ms: Option<f64>,
+    /// `DeleteMessageBatch` calls on the commands queue.
+    pub delete_calls: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -110,6 +124,9 @@ pub struct Profile {
     pub projector: ProjectorProfile,
     pub workers: WorkerProfile,
 }
+
+/// The consumers' delete calls, labelled by queue.
+const DELETE_CALLS: &str = "fulfil_consumer_delete_calls_total";
 
 impl Profile {
     /// From the deltas of the relay's, the projector's and the workers' scrapes.
@@ -121,6 +138,7 @@ impl Profile {
                 events_per_batch: projector.histogram("fulfil_projector_batch_size", "").1,
                 apply_ms: projector.mean_ms("fulfil_projector_apply_seconds", ""),
                 event_age_ms: projector.mean_ms("fulfil_projector_event_age_seconds", ""),
+                delete_calls: projector.total(DELETE_CALLS),
             },
             workers: WorkerProfile {
                 batches: workers.histogram("fulfil_batch_duration_seconds", "").0,
@@ -129,6 +147,7 @@ impl Profile {
                 message_age_ms: workers.mean_ms("fulfil_message_age_seconds", ""),
                 lock_hold_ms: workers.mean_ms("fulfil_lock_hold_seconds", ""),
                 lock_wait_ms: workers.mean_ms("fulfil_lock_wait_seconds", ""),
+                delete_calls: workers.total(DELETE_CALLS),
             },
         }
     }
@@ -179,6 +198,15 @@ mod tests {
         assert_eq!(relay.rows_per_step, Some(10.0));
         assert_eq!(relay.claim_ms, Some(10.0));
         assert_eq!(relay.mark_ms, None);
+    }
+
+    #[test]
+    fn a_total_adds_every_label_set_of_one_counter_and_nothing_else() {
+        let scrape = Scrape::parse(
+            "c_total{queue=\"a\"} 2\nc_total{queue=\"b\"} 3\nc_total_other 7\nc 11\n",
+        );
+        assert_eq!(scrape.total("c_total"), 5.0);
+        assert_eq!(scrape.total("c"), 11.0);
     }
 
     #[test]
