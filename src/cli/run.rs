@@ -93,6 +93,8 @@ mod tests {
         &["--db-statement-timeout-ms", "2000"],
         &["--db-idle-in-transaction-ms", "3000"],
         &["--processing-deadline-ms", "60000"],
+        &["--delete-linger-ms", "70"],
+        &["--receive-window-ms", "30"],
         &["--ops-addr", "127.0.0.1:1001"],
         &["--read-database-url", "postgres://u@r:5432/read"],
         &["--events-topic-arn", ARN],
@@ -169,6 +171,7 @@ mod tests {
             (ms(1000), ms(2000), ms(3000))
         );
         assert_eq!(w.processing_deadline, ms(60_000));
+        assert_eq!((w.delete_linger, w.receive_window), (ms(70), ms(30)));
         assert_eq!(w.ops_addr.to_string(), "127.0.0.1:1001");
     }
 
@@ -244,6 +247,8 @@ mod tests {
             ("db-statement-timeout-ms", "0"),
             ("db-idle-in-transaction-ms", "99999"),
             ("processing-deadline-ms", "10"),
+            ("delete-linger-ms", "1001"),
+            ("receive-window-ms", "1001"),
             ("ops-addr", "nope"),
             ("read-database-url", "mysql://r/db"),
             ("relay-poll-ms", "0"),

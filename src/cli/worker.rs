@@ -61,8 +61,15 @@ pub struct WorkerArgs {
     /// DeleteMessageBatch of ten (at most 1000). The command is committed before; only its
     /// removal from the queue waits. Fewer delete calls per command when receives come
     /// back part full; 0 deletes each batch's messages at once.
-    #[arg(long, env = "FULFIL_DELETE_LINGER_MS", default_value_t = 50)]
+    #[arg(long, env = "FULFIL_DELETE_LINGER_MS", default_value_t = 100)]
     pub delete_linger_ms: u64,
+    /// While receives come back part full, the least time in milliseconds between the
+    /// starts of two of this process's receives (at most 1000), so that what arrives
+    /// meanwhile fills the next: fewer ReceiveMessage calls per command at a steady rate,
+    /// each command received up to this much later. Receives that come back full (a
+    /// backlog) are never spaced out. 0 receives again at once.
+    #[arg(long, env = "FULFIL_RECEIVE_WINDOW_MS", default_value_t = 50)]
+    pub receive_window_ms: u64,
     /// Address of /healthz, /readyz and /metrics (port 0 picks a free port).
     #[arg(long, env = "FULFIL_OPS_ADDR", default_value = "127.0.0.1:9464")]
     pub ops_addr: String,
@@ -161,6 +168,11 @@ impl TryFrom<&WorkerArgs> for WorkerRunSettings {
                 "FULFIL_DELETE_LINGER_MS (--delete-linger-ms)",
                 args.delete_linger_ms,
                 0..=crate::queue::consumer::MOST_DELETE_LINGER.as_millis() as u64,
+            )?),
+            receive_window: Duration::from_millis(within(
+                "FULFIL_RECEIVE_WINDOW_MS (--receive-window-ms)",
+                args.receive_window_ms,
+                0..=crate::queue::consumer::MOST_RECEIVE_WINDOW.as_millis() as u64,
             )?),
             ops_addr: config::validate_socket_addr("FULFIL_OPS_ADDR (--ops-addr)", &args.ops_addr)?,
             lock,

@@ -34,6 +34,8 @@ pub struct WorkerRunSettings {
     pub processing_deadline: Duration,
     /// Longest a done message waits for others to fill its delete call.
     pub delete_linger: Duration,
+    /// While receives come back part full, the least time between two receives' starts.
+    pub receive_window: Duration,
     pub ops_addr: SocketAddr,
 }
 
@@ -94,6 +96,7 @@ fn consumer_config(settings: &WorkerRunSettings, queue_url: String) -> ConsumerC
         max_backoff: Duration::from_secs(60),
         processing_deadline: settings.processing_deadline,
         delete_linger: settings.delete_linger,
+        receive_window: settings.receive_window,
     }
 }
 

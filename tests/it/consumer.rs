@@ -122,6 +122,7 @@ fn config(queue_url: &str, fifo: bool) -> ConsumerConfig {
         max_backoff: Duration::from_secs(1),
         processing_deadline: Duration::from_secs(60),
         delete_linger: Duration::ZERO,
+        receive_window: Duration::ZERO,
     }
 }
 

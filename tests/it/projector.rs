@@ -222,6 +222,7 @@ pub fn start(p: &Pipeline, read: &PgPool) -> Running {
         max_backoff: Duration::from_secs(2),
         processing_deadline: fulfil::queue::consumer::DEFAULT_PROCESSING_DEADLINE,
         delete_linger: Duration::ZERO,
+        receive_window: Duration::ZERO,
     };
     let consumer = Consumer::new(p.aws.sqs.clone(), config);
     let stats = consumer.stats();

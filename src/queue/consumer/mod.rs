@@ -14,6 +14,7 @@ mod deadline;
 mod deleter;
 mod gate;
 mod heartbeat;
+mod pace;
 pub(crate) mod policy;
 mod poller;
 mod sqs;
@@ -31,6 +32,7 @@ use tokio_util::task::TaskTracker;
 use super::QueueError;
 use deleter::Deleter;
 use gate::OutageGate;
+use pace::ReceivePace;
 use sqs::Sqs;
 pub use stats::ConsumerStats;
 
@@ -153,6 +155,9 @@ pub struct ConsumerConfig {
     /// Longest a settled message waits for others to fill its `DeleteMessageBatch` (see
     /// `deleter`); zero sends each batch's deletes at once.
     pub delete_linger: Duration,
+    /// While receives come back part full, the least time between the starts of two (see
+    /// `pace`); zero receives again at once.
+    pub receive_window: Duration,
 }
 
 /// The processing deadline when none is configured: ten 30 s visibility timeouts, far
@@ -162,6 +167,10 @@ pub const DEFAULT_PROCESSING_DEADLINE: Duration = Duration::from_secs(300);
 /// The longest [`ConsumerConfig::delete_linger`]: far below any visibility timeout, so a
 /// message waiting for its delete is never received again meanwhile.
 pub const MOST_DELETE_LINGER: Duration = Duration::from_secs(1);
+
+/// The longest [`ConsumerConfig::receive_window`]: a message waits at most about this long
+/// before it is received, on top of what its work takes.
+pub const MOST_RECEIVE_WINDOW: Duration = Duration::from_secs(1);
 
 impl ConsumerConfig {
     /// Brings every field into the range SQS and the permit logic accept: a batch larger
@@ -177,6 +186,7 @@ impl ConsumerConfig {
         self.max_backoff = self.max_backoff.max(Duration::from_secs(1));
         self.processing_deadline = self.processing_deadline.max(Duration::from_secs(1));
         self.delete_linger = self.delete_linger.min(MOST_DELETE_LINGER);
+        self.receive_window = self.receive_window.min(MOST_RECEIVE_WINDOW);
         self
     }
 }
@@ -192,6 +202,7 @@ pub struct Consumer {
 struct Shared<H> {
     sqs: Sqs,
     deletes: Deleter,
+    pace: ReceivePace,
     config: ConsumerConfig,
     stats: Arc<ConsumerStats>,
     handler: Arc<H>,
@@ -252,6 +263,7 @@ impl Consumer {
                 Arc::clone(&self.stats),
                 self.config.delete_linger,
             ),
+            pace: ReceivePace::new(self.config.receive_window),
             config: self.config.clone(),
             stats: Arc::clone(&self.stats),
             handler,

@@ -25,6 +25,9 @@ pub(super) async fn poll<H: BatchHandler>(shared: Arc<Shared<H>>, index: usize) 
 async fn poll_until_shutdown<H: BatchHandler>(shared: &Arc<Shared<H>>) {
     let mut backoff = Backoff::standard();
     while let Some(permits) = ready_to_receive(shared).await {
+        if !paced(shared).await {
+            return;
+        }
         let asked = Instant::now();
         let Some(received) = receive_unless_shutdown(shared, asked).await else {
             return;
@@ -32,6 +35,8 @@ async fn poll_until_shutdown<H: BatchHandler>(shared: &Arc<Shared<H>>) {
         match received {
             Ok(batch) => {
                 backoff.reset();
+                let wanted = usize::try_from(shared.config.batch_size).unwrap_or(10);
+                shared.pace.received(batch.len(), wanted);
                 dispatch(shared, batch, permits, asked);
             }
             Err(error) => {
@@ -62,6 +67,15 @@ async fn ready_to_receive<H>(shared: &Shared<H>) -> Option<OwnedSemaphorePermit>
         if shared.gate.is_open() {
             return Some(permits);
         }
+    }
+}
+
+/// Waits for this poller's turn (see [`super::pace`]); `false` on shutdown.
+async fn paced<H>(shared: &Shared<H>) -> bool {
+    tokio::select! {
+        biased;
+        () = shared.shutdown.cancelled() => false,
+        () = shared.pace.turn() => true,
     }
 }
 

@@ -24,6 +24,7 @@ async fn hang_once(
         visibility_timeout: Duration::from_secs(visibility),
         processing_deadline: deadline,
         delete_linger: Duration::ZERO,
+        receive_window: Duration::ZERO,
         ..config(&queue.url, false)
     };
 

@@ -114,6 +114,50 @@ async fn with_a_delete_linger_the_deletes_of_small_batches_share_calls_of_ten() 
 }
 
 #[tokio::test]
+async fn with_a_receive_window_messages_arriving_one_by_one_after_a_part_full_receive_come_in_one()
+{
+    let aws = harness::aws().await;
+    let queue = topology(false).await.commands_queue;
+    let handler = TestHandler::deleting_all();
+    let config = ConsumerConfig {
+        pollers: 1,
+        receive_window: Duration::from_secs(1),
+        ..config(&queue.url, false)
+    };
+    let running = start(&aws, config, &handler);
+    send(&aws, &queue.url, &["first"], None).await;
+    running
+        .until(
+            Duration::from_secs(30),
+            "the first delete",
+            1,
+            ConsumerStats::deleted,
+        )
+        .await;
+
+    for body in ["second", "third", "fourth", "fifth"] {
+        send(&aws, &queue.url, &[body], None).await;
+    }
+    running
+        .until(
+            Duration::from_secs(30),
+            "5 deletes",
+            5,
+            ConsumerStats::deleted,
+        )
+        .await;
+    running.stop_within(Duration::from_secs(5)).await;
+
+    let sizes: Vec<usize> = handler.calls().iter().map(|c| c.batch.len()).collect();
+    assert_eq!(
+        sizes,
+        [1, 4],
+        "after a receive of one, the next waits out the window and takes all four sent \
+         one by one meanwhile"
+    );
+}
+
+#[tokio::test]
 async fn a_message_retried_every_time_backs_off_between_tries_and_ends_in_the_dlq() {
     let aws = harness::aws().await;
     let topology = topology(false).await;
