@@ -9,6 +9,7 @@
 //! were injected than `--min-faults` / `--min-kinds` ask.
 
 mod bodies;
+mod clues;
 mod faults;
 mod load;
 mod procs;
@@ -83,6 +84,8 @@ async fn main() -> anyhow::Result<()> {
         args.min_faults,
         args.min_kinds
     );
+    // Each soak's logs are its own: the report quotes them.
+    let _none_yet = std::fs::remove_dir_all(args.dir.join("logs"));
     std::fs::create_dir_all(args.dir.join("logs"))?;
     std::fs::write(args.dir.join("schedule.txt"), &listing)?;
 
@@ -94,8 +97,9 @@ async fn main() -> anyhow::Result<()> {
             anyhow::bail!("interrupted");
         }
     };
-    println!("{soak}");
-    std::fs::write(args.dir.join("report.txt"), soak.to_string())?;
+    let clues = clues::for_violations(&soak.check, &args.dir.join("logs"));
+    println!("{soak}\n{clues}");
+    std::fs::write(args.dir.join("report.txt"), format!("{soak}\n{clues}"))?;
     if !soak.is_clean() {
         std::process::exit(1);
     }

@@ -117,7 +117,10 @@ fn command(message: &Peeked, planted: &Planted) -> DeadLetter {
         Ok(_) if planted.contains(id.as_deref()) => (false, "a poison the scenario planted".into()),
         Ok(_) => (
             true,
-            "a valid command nobody planted: it should have been decided, not dead-lettered".into(),
+            format!(
+                "a valid command nobody planted: it should have been decided, not dead-lettered ({})",
+                how_it_came(message)
+            ),
         ),
     };
     DeadLetter {
@@ -127,6 +130,21 @@ fn command(message: &Peeked, planted: &Planted) -> DeadLetter {
         kind: kind.map(str::to_owned),
         violation,
         why,
+    }
+}
+
+/// Who moved it there and why: the consumer says so in its attributes, SQS's redrive
+/// says nothing.
+fn how_it_came(message: &Peeked) -> String {
+    match &message.why {
+        Some(why) => format!(
+            "moved by the consumer from {} after {} receives at {}: {}",
+            why.source_queue, why.receive_count, why.at, why.reason
+        ),
+        None => match message.sent_at {
+            Some(at) => format!("moved by SQS's redrive; first sent at {at}"),
+            None => "moved by SQS's redrive".to_owned(),
+        },
     }
 }
 
@@ -216,7 +234,24 @@ mod tests {
         assert!(report.broke(NO_VALID_COMMAND_IN_DLQ), "{report}");
         let detail = &report.violations[0].detail;
         assert!(detail.contains("message m-1: Restock c-1"), "{detail}");
+        assert!(detail.contains("moved by SQS's redrive"), "{detail}");
         assert_eq!(report.dead_letters.len(), 1);
+    }
+
+    #[test]
+    fn a_valid_command_the_consumer_moved_says_why_and_after_how_many_receives() {
+        let mut report = CheckReport::default();
+        let mut moved = peeked("m-1", &restock("c-1"));
+        moved.why = Some(fulfil::queue::dlq::Why {
+            reason: "not applied after 8 attempts".into(),
+            source_queue: "commands.fifo".into(),
+            receive_count: 5,
+            at: chrono::Utc::now(),
+        });
+        commands(&[moved], &Planted::none(), &mut report);
+        let detail = &report.violations[0].detail;
+        assert!(detail.contains("from commands.fifo after 5 receives"), "{detail}");
+        assert!(detail.contains("not applied after 8 attempts"), "{detail}");
     }
 
     #[test]
