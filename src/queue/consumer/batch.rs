@@ -36,6 +36,7 @@ pub(super) async fn process<H: BatchHandler>(
     let ids: Vec<&str> = batch.iter().map(|m| m.message_id.as_str()).collect();
     let span = tracing::info_span!("batch", size = batch.len(), message_ids = ?ids);
     async {
+        log_redeliveries(&batch);
         let deleted = Deleted::default();
         let (tx, rx) = mpsc::unbounded_channel();
         let deciding = keep_invisible(
@@ -73,6 +74,15 @@ pub(super) async fn process<H: BatchHandler>(
     .instrument(span)
     .await;
     drop(permits);
+}
+
+/// Names each message that comes again (a receive count above one): how often a message
+/// came back, and to which process, is what explains one that ends in the DLQ.
+fn log_redeliveries(batch: &[Message]) {
+    for m in batch.iter().filter(|m| m.receive_count > 1) {
+        tracing::info!(message_id = %m.message_id, receive_count = m.receive_count,
+            last_delivery = m.last_delivery, "message delivered again");
+    }
 }
 
 /// Asks the handler, unless an outage holds the gate (this batch was received as it

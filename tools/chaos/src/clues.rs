@@ -61,7 +61,11 @@ fn lines_naming(texts: &[(String, String)], keys: &[&str]) -> String {
     let half = MOST_LINES / 2;
     let left_out = found.len() - MOST_LINES;
     let (head, tail) = (&found[..half], &found[found.len() - half..]);
-    format!("{}  … {left_out} more lines …\n{}", head.concat(), tail.concat())
+    format!(
+        "{}  … {left_out} more lines …\n{}",
+        head.concat(),
+        tail.concat()
+    )
 }
 
 fn shorten(line: &str) -> &str {

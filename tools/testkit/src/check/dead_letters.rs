@@ -250,7 +250,10 @@ mod tests {
         });
         commands(&[moved], &Planted::none(), &mut report);
         let detail = &report.violations[0].detail;
-        assert!(detail.contains("from commands.fifo after 5 receives"), "{detail}");
+        assert!(
+            detail.contains("from commands.fifo after 5 receives"),
+            "{detail}"
+        );
         assert!(detail.contains("not applied after 8 attempts"), "{detail}");
     }
 
