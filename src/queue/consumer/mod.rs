@@ -141,7 +141,8 @@ pub struct ConsumerConfig {
     pub max_in_flight: usize,
     /// Messages per receive, 1..=10.
     pub batch_size: i32,
-    /// Long-poll wait, at most 20 s.
+    /// Long-poll wait, at most 20 s and at most half the visibility timeout (see
+    /// `longest_wait`).
     pub wait_time: Duration,
     /// The queue's visibility timeout; also asked for on every receive, and the heartbeat
     /// extends held batches back to it (every third to half of it: see `heartbeat::period`).
@@ -181,14 +182,31 @@ impl ConsumerConfig {
         self.max_in_flight = self.max_in_flight.max(1);
         let most = i32::try_from(self.max_in_flight.min(10)).unwrap_or(10);
         self.batch_size = self.batch_size.clamp(1, most);
-        self.wait_time = self.wait_time.min(Duration::from_secs(20));
         self.visibility_timeout = self.visibility_timeout.max(Duration::from_secs(1));
+        self.wait_time = self.wait_time.min(longest_wait(self.visibility_timeout));
         self.max_backoff = self.max_backoff.max(Duration::from_secs(1));
         self.processing_deadline = self.processing_deadline.max(Duration::from_secs(1));
         self.delete_linger = self.delete_linger.min(MOST_DELETE_LINGER);
         self.receive_window = self.receive_window.min(MOST_RECEIVE_WINDOW);
         self
     }
+}
+
+/// The longest long poll for a queue whose visibility timeout is `visibility`: 20 s (SQS's
+/// most), and no more than half the visibility timeout (at least 1 s).
+///
+/// Why half: a process killed with long polls in flight leaves them behind. SQS does not
+/// notice the closed connection; each such poll still takes the next messages that arrive
+/// or turn visible within its wait, makes them invisible and counts a receive, and its
+/// answer goes nowhere. A poll shorter than the visibility timeout can take a given message
+/// at most once; one that outlasts it can take the same message again when it comes back,
+/// and a few kills in a row could then spend a valid command's every receive, sending it
+/// to the DLQ. Half also halves how long such polls linger. Shorter polls cost only more
+/// empty receives on an idle queue.
+fn longest_wait(visibility: Duration) -> Duration {
+    (visibility / 2)
+        .max(Duration::from_secs(1))
+        .min(Duration::from_secs(20))
 }
 
 /// A consumer of one queue; [`Consumer::run`] does the work until shutdown.
@@ -272,5 +290,40 @@ impl Consumer {
             batches: TaskTracker::new(),
             shutdown,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_long_poll_lasts_at_most_half_the_visibility_timeout_and_twenty_seconds() {
+        assert_eq!(longest_wait(secs(10)), secs(5));
+        assert_eq!(longest_wait(secs(30)), secs(15));
+        assert_eq!(longest_wait(secs(300)), secs(20));
+        assert_eq!(longest_wait(secs(1)), secs(1));
+    }
+
+    #[test]
+    fn a_consumer_asked_for_twenty_second_polls_on_a_ten_second_timeout_polls_five() {
+        let config = ConsumerConfig {
+            queue_url: "q".into(),
+            fifo: true,
+            pollers: 4,
+            max_in_flight: 40,
+            batch_size: 10,
+            wait_time: secs(20),
+            visibility_timeout: secs(10),
+            max_backoff: secs(60),
+            processing_deadline: DEFAULT_PROCESSING_DEADLINE,
+            delete_linger: Duration::ZERO,
+            receive_window: Duration::ZERO,
+        };
+        assert_eq!(config.normalised().wait_time, secs(5));
     }
 }
