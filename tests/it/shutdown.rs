@@ -63,6 +63,36 @@ async fn messages_arriving_while_a_sigterm_waits_out_the_long_poll_are_visible_a
     );
 }
 
+/// A worker killed outright leaves its long polls open on the queue's side (SQS does not
+/// notice the closed connection): each takes what arrives within its wait and spends a
+/// receive of it. Polls no longer than half the visibility timeout take a given message once
+/// at most, so with 2 receives before the DLQ a command sent right after the kill is still
+/// applied. With 20 s polls on a 4 s visibility timeout, the four left open take it again
+/// each time it comes back, until SQS dead-letters it.
+#[tokio::test]
+async fn polls_left_open_by_a_killed_worker_spend_at_most_one_receive_of_a_command() {
+    let p = Pipeline::with_receive_count(false, 2).await;
+    let visibility = ["--visibility-timeout", "4"];
+    let victim = p.worker(&visibility).await;
+    eventually(
+        Duration::from_secs(10),
+        "its four long polls in flight",
+        || async {
+            let metrics = metrics(&victim).await;
+            (counter(&metrics, "fulfil_receive_requests_total", "") >= 4.0).then_some(())
+        },
+    )
+    .await;
+
+    victim.signal("KILL");
+    p.send_to_queue(&restock("after-kill", "bread", 1)).await;
+    let _next = p.worker(&visibility).await;
+
+    let applied = "SELECT count(*) FROM inbox WHERE command_id = 'after-kill'";
+    p.wait_for_count(applied, 1, Duration::from_secs(40)).await;
+    p.assert_invariants().await;
+}
+
 #[tokio::test]
 async fn a_processing_deadline_not_above_the_lock_lease_is_refused_naming_it() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulfil"))
