@@ -14,9 +14,13 @@ const MOST_CHARS: usize = 600;
 
 /// The clue section for every dead letter that broke an invariant; empty when none did.
 pub fn for_violations(check: &CheckReport, logs: &Path) -> String {
+    let broken: Vec<_> = check.dead_letters.iter().filter(|d| d.violation).collect();
+    if broken.is_empty() {
+        return String::new();
+    }
     let texts = read_logs(logs);
     let mut out = String::new();
-    for dead in check.dead_letters.iter().filter(|d| d.violation) {
+    for dead in broken {
         let mut keys = vec![dead.message_id.as_str()];
         keys.extend(dead.id.as_deref());
         let _ = writeln!(out, "log lines naming {}:", keys.join(" or "));

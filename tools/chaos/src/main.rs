@@ -98,8 +98,9 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let clues = clues::for_violations(&soak.check, &args.dir.join("logs"));
-    println!("{soak}\n{clues}");
-    std::fs::write(args.dir.join("report.txt"), format!("{soak}\n{clues}"))?;
+    let report = format!("{soak}\n{clues}");
+    println!("{report}");
+    std::fs::write(args.dir.join("report.txt"), report)?;
     if !soak.is_clean() {
         std::process::exit(1);
     }
