@@ -109,10 +109,11 @@ fn lines_json(lines: &[OrderLine]) -> String {
     serde_json::to_string(lines).expect("order lines serialize: strings and integers only")
 }
 
-/// An order id's stored order and the cancel waiting for it, each if any.
+/// One row of a unit's load: an order id's stored order and the cancel waiting for it, each
+/// if any; or a command the inbox already has, with its fingerprint.
 #[derive(sqlx::FromRow)]
-struct OrderAndPending {
-    order_id: String,
+struct UnitRow {
+    order_id: Option<String>,
     user_id: Option<String>,
     status: Option<String>,
     reason: Option<String>,
@@ -121,38 +122,59 @@ struct OrderAndPending {
     lines: Option<Json<Vec<OrderLine>>>,
     pending_command_id: Option<String>,
     pending_reason: Option<String>,
+    known_command_id: Option<String>,
+    known_fingerprint: Option<String>,
+}
+
+/// What a unit decides against besides stock: the stored orders it names, the cancels
+/// waiting for those not placed yet, and the fingerprint of each of its commands the inbox
+/// already has (by command id).
+#[derive(Debug, Default)]
+pub struct UnitLoad {
+    pub orders: BTreeMap<String, StoredOrder>,
+    pub pending: BTreeMap<String, PendingCancel>,
+    pub inbox: BTreeMap<String, String>,
 }
 
 /// Serialises units that touch the same orders (a CancelOrder racing its PlaceOrder on
-/// standard queues) and then loads the orders of `ids` and the cancels waiting for those not
-/// placed yet: one round trip, through the `lock_and_load_orders` function (migration 0009),
-/// whose look-up runs after the locks are granted and so sees what their last holder
-/// committed.
+/// standard queues), then loads the orders of `order_ids`, the cancels waiting for those not
+/// placed yet, and which of `command_ids` the inbox has: one round trip, through the
+/// `lock_and_load_unit` function (migration 0010), whose look-ups run after the locks are
+/// granted and so see what their last holder committed.
 pub async fn lock_and_load<'e>(
     db: impl PgExecutor<'e>,
-    ids: &[String],
-) -> Result<
-    (
-        BTreeMap<String, StoredOrder>,
-        BTreeMap<String, PendingCancel>,
-    ),
-    StoreError,
-> {
-    if ids.is_empty() {
-        return Ok((BTreeMap::new(), BTreeMap::new()));
+    order_ids: &[String],
+    command_ids: &[String],
+) -> Result<UnitLoad, StoreError> {
+    if order_ids.is_empty() && command_ids.is_empty() {
+        return Ok(UnitLoad::default());
     }
-    let rows: Vec<OrderAndPending> = sqlx::query_as("SELECT * FROM lock_and_load_orders($1)")
-        .bind(ids)
+    let rows: Vec<UnitRow> = sqlx::query_as("SELECT * FROM lock_and_load_unit($1, $2)")
+        .bind(order_ids)
+        .bind(command_ids)
         .fetch_all(db)
         .await?;
-    let (mut orders, mut pending) = (BTreeMap::new(), BTreeMap::new());
+    let mut load = UnitLoad::default();
     for row in rows {
+        load.add(row)?;
+    }
+    Ok(load)
+}
+
+impl UnitLoad {
+    fn add(&mut self, row: UnitRow) -> Result<(), StoreError> {
+        if let (Some(id), Some(fingerprint)) = (row.known_command_id, row.known_fingerprint) {
+            self.inbox.insert(id, fingerprint);
+        }
+        let Some(order_id) = row.order_id else {
+            return Ok(());
+        };
         if let Some(command_id) = row.pending_command_id {
             let cancel = PendingCancel {
                 command_id,
                 reason: row.pending_reason,
             };
-            pending.insert(row.order_id.clone(), cancel);
+            self.pending.insert(order_id.clone(), cancel);
         }
         if let (Some(u), Some(s), Some(v), Some(p), Some(l)) = (
             row.user_id,
@@ -161,11 +183,11 @@ pub async fn lock_and_load<'e>(
             row.created_at,
             row.lines,
         ) {
-            let (id, order) = from_row((row.order_id, u, s, row.reason, v, p, l))?;
-            orders.insert(id, order);
+            let (id, order) = from_row((order_id, u, s, row.reason, v, p, l))?;
+            self.orders.insert(id, order);
         }
+        Ok(())
     }
-    Ok((orders, pending))
 }
 
 pub async fn remember_cancel(

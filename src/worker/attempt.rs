@@ -1,7 +1,8 @@
-//! One attempt at a batch: early inbox check, lock round, stock read, one transaction,
-//! cache write, release. Anything that means "the world moved under us" (a stale cache, a
-//! newer lock holder, a concurrent duplicate, a cancel whose order appeared meanwhile) rolls
-//! back and asks for another attempt; nothing is ever written on a guess.
+//! One attempt at a unit: lock round, stock read, one transaction (whose first read also
+//! finds the unit's commands the inbox already has), cache write, release. Anything that
+//! means "the world moved under us" (a stale cache, a newer lock holder, a concurrent
+//! duplicate, a cancel whose order appeared meanwhile) rolls back and asks for another
+//! attempt; nothing is ever written on a guess.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,8 +18,8 @@ use crate::domain::{self, Outcome, Product, State};
 use crate::failpoint;
 use crate::lock::{HeldLocks, LockError};
 use crate::store::changes::{self, Changes};
-use crate::store::orders::{self, StoredOrder};
-use crate::store::{inbox, invalid, outbox, products, StoreError};
+use crate::store::orders;
+use crate::store::{invalid, outbox, products, StoreError};
 
 pub(super) enum Retry {
     /// Try again; `relock` names products the next lock round must include.
@@ -50,16 +51,6 @@ fn again(why: impl Into<String>) -> Retry {
 
 type Records = Vec<(usize, Recorded)>;
 
-impl Retry {
-    /// What a caller outside the attempt loop makes of it.
-    pub(super) fn into_error(self) -> WorkerError {
-        match self {
-            Retry::Again { why, .. } => WorkerError::Transient(why),
-            Retry::Stop(err) => err,
-        }
-    }
-}
-
 impl Worker {
     /// Commits a unit's commands together, attempting again in-process after a stale read,
     /// a lost lock or a write conflict; what was recorded for each command, in `valid` order (each
@@ -75,7 +66,7 @@ impl Worker {
         }
         let mut wanted = products.clone();
         for attempt in 1..=self.settings.max_attempts {
-            match self.attempt(valid, &wanted, &mut lease, attempt == 1).await {
+            match self.attempt(valid, &wanted, &mut lease).await {
                 Ok(records) => {
                     let ids: Vec<&str> = valid.iter().map(|v| v.message_id.as_str()).collect();
                     return (super::in_order(&ids, records), lease);
@@ -95,28 +86,20 @@ impl Worker {
         (Err(WorkerError::Transient(why)), lease)
     }
 
-    /// One attempt: drop commands applied meanwhile (not on the first attempt: the receive
-    /// has just checked), take a connection, then the locks, then steps 4 to 7.
+    /// One attempt: take a connection, then the locks, then steps 4 to 7 (a command
+    /// applied meanwhile is found as a duplicate by the unit's load).
     async fn attempt(
         &self,
         valid: &[&Valid],
         products: &BTreeSet<String>,
         lease: &mut Option<Lease>,
-        first: bool,
     ) -> Result<Records, Retry> {
-        let (mut records, fresh) = match first {
-            true => (Vec::new(), valid.to_vec()),
-            false => self.drop_known(valid).await?,
-        };
-        if fresh.is_empty() {
-            return Ok(records);
-        }
         // The connection first: a unit never holds locks while it waits for the pool.
         let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
         self.hold(products, lease).await?;
         let holding = std::time::Instant::now();
         let deadline = self.settings.transaction_deadline;
-        let work = self.under_lock(&mut conn, &fresh, products, lease);
+        let work = self.under_lock(&mut conn, valid, products, lease);
         let result = tokio::time::timeout(deadline, work).await;
         metrics::histogram!("fulfil_lock_hold_seconds").record(holding.elapsed().as_secs_f64());
         let Ok(result) = result else {
@@ -130,8 +113,7 @@ impl Worker {
                 detail: format!("a unit's transaction did not finish within {deadline:?}"),
             }));
         };
-        records.extend(result?);
-        Ok(records)
+        result
     }
 
     /// Makes `lease` cover `products`: kept as it is when it does, otherwise given back and
@@ -175,41 +157,6 @@ impl Worker {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-
-    /// Step 2 (again): commands already in the inbox need no lock and no transaction. Only
-    /// saves work: the inbox check inside the transaction is the guard.
-    pub(super) async fn drop_known<'v>(
-        &self,
-        valid: &[&'v Valid],
-    ) -> Result<(Records, Vec<&'v Valid>), Retry> {
-        if bugs::skip_inbox_check() {
-            return Ok((Vec::new(), valid.to_vec()));
-        }
-        let ids: Vec<String> = valid
-            .iter()
-            .map(|v| v.envelope.command_id.clone())
-            .collect();
-        let known = inbox::fingerprints(&self.pool, &ids).await?;
-        let (mut records, mut fresh) = (Vec::new(), Vec::new());
-        for &v in valid {
-            match known.get(&v.envelope.command_id) {
-                None => fresh.push(v),
-                Some(fp) if *fp == v.fingerprint => records.push((v.index, Recorded::Duplicate)),
-                Some(_) => {
-                    invalid::keep_conflict(
-                        &self.pool,
-                        &v.message_id,
-                        &v.envelope.command_id,
-                        &v.fingerprint,
-                        &v.body,
-                    )
-                    .await?;
-                    records.push((v.index, Recorded::Conflict));
-                }
-            }
-        }
-        Ok((records, fresh))
     }
 
     /// The products each command may change: order lines, restocks, and the lines of
@@ -258,8 +205,12 @@ impl Worker {
         let mut tx = tx.map_err(StoreError::from)?;
         let stock = stock?;
         steps.lap("read_stock_and_begin");
-        let (stored_orders, pending) = self
-            .load_orders(&mut tx, fresh, product_ids, &mut steps)
+        let orders::UnitLoad {
+            orders: stored_orders,
+            pending,
+            inbox: known,
+        } = self
+            .load_unit(&mut tx, fresh, product_ids, &mut steps)
             .await?;
         let mut state = State {
             products: stock
@@ -271,7 +222,7 @@ impl Worker {
                 .map(|(id, s)| (id.clone(), s.order.clone()))
                 .collect(),
             pending_cancels: pending.clone(),
-            inbox: BTreeMap::new(),
+            inbox: known,
         };
         let decided = decide_all(&mut state, fresh)?;
         let fences: BTreeMap<String, i64> = lease.as_ref().map_or_else(BTreeMap::new, |l| {
@@ -343,31 +294,31 @@ impl Worker {
         Ok(stock)
     }
 
-    /// Serialises on the unit's orders and loads the orders and pending cancels the domain
-    /// needs (one statement for both).
-    async fn load_orders(
+    /// Serialises on the unit's orders and loads what the domain decides against besides
+    /// stock: the orders, the pending cancels and which commands the inbox already has (one
+    /// statement for all three).
+    async fn load_unit(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         fresh: &[&Valid],
         locked: &BTreeSet<String>,
         steps: &mut super::steps::Steps,
-    ) -> Result<
-        (
-            BTreeMap<String, StoredOrder>,
-            BTreeMap<String, domain::PendingCancel>,
-        ),
-        Retry,
-    > {
+    ) -> Result<orders::UnitLoad, Retry> {
         let order_ids: Vec<String> = fresh
             .iter()
             .filter_map(|v| order_id(&v.envelope.command))
             .collect();
-        // No second inbox look-up here: a command applied meanwhile by another process
-        // makes the inbox insert fail on its primary key (a conflict), and the next attempt
-        // drops it as known. The key is the guard; a look-up would only cost a round trip.
-        let (stored, pending) = orders::lock_and_load(&mut **tx, &order_ids).await?;
+        let command_ids: Vec<String> = fresh
+            .iter()
+            .map(|v| v.envelope.command_id.clone())
+            .collect();
+        let mut load = orders::lock_and_load(&mut **tx, &order_ids, &command_ids).await?;
         steps.lap("lock_and_load_orders");
-        let unlocked: BTreeSet<String> = stored
+        if bugs::skip_inbox_check() {
+            load.inbox.clear();
+        }
+        let unlocked: BTreeSet<String> = load
+            .orders
             .values()
             .flat_map(|s| s.order.lines.iter().map(|l| l.product_id.clone()))
             .filter(|p| !locked.contains(p))
@@ -378,7 +329,7 @@ impl Worker {
                 relock: unlocked,
             });
         }
-        Ok((stored, pending))
+        Ok(load)
     }
 
     /// A stale product: drop its cache entry, and if the database holds a newer fence than

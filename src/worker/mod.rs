@@ -265,27 +265,19 @@ impl Worker {
         Ok(Recorded::Invalid { error })
     }
 
-    /// Drops known commands, then hands each fresh one to the group of its products and
-    /// waits for every answer. Any error fails the receive as a whole (the worst one wins:
-    /// an outage, then a failure, then a retry); what was applied meanwhile is a duplicate
-    /// when it comes again.
+    /// Hands each command to the group of its products and waits for every answer; a
+    /// command the inbox already has is found so inside its unit's transaction (no look-up
+    /// per receive: issue 10's profile). Any error fails the receive as a whole (the worst
+    /// one wins: an outage, then a failure, then a retry); what was applied meanwhile is a
+    /// duplicate when it comes again.
     async fn apply(
         &self,
         valid: Vec<Valid>,
         settled: Option<&Settled>,
     ) -> Result<Vec<(usize, Recorded)>, WorkerError> {
-        let refs: Vec<&Valid> = valid.iter().collect();
-        let (mut records, fresh) = self
-            .drop_known(&refs)
-            .await
-            .map_err(attempt::Retry::into_error)?;
-        let fresh: std::collections::HashSet<usize> = fresh.iter().map(|v| v.index).collect();
-        let fresh: Vec<Valid> = valid
-            .into_iter()
-            .filter(|v| fresh.contains(&v.index))
-            .collect();
-        let products = self.products_of_each(&fresh).await?;
-        let answers = self.submit(fresh.into_iter().zip(products).collect());
+        let mut records = Vec::with_capacity(valid.len());
+        let products = self.products_of_each(&valid).await?;
+        let answers = self.submit(valid.into_iter().zip(products).collect());
         let mut answers: FuturesUnordered<_> = answers
             .into_iter()
             .map(|(index, answer)| async move { (index, answer.await) })
