@@ -31,12 +31,11 @@ BEGIN
     PERFORM pg_advisory_xact_lock(keys.k)
     FROM (SELECT DISTINCT hashtextextended(id, 7) AS k FROM unnest(order_ids) AS id ORDER BY k) AS keys;
     RETURN QUERY
-    SELECT t.id, o.user_id, o.status, o.reason, o.version, o.created_at, o.lines,
-           p.command_id, p.reason, NULL::text, NULL::text
-    FROM (SELECT DISTINCT id FROM unnest(order_ids) AS id) AS t
-    LEFT JOIN orders o ON o.order_id = t.id
-    LEFT JOIN pending_cancels p ON p.order_id = t.id
-    WHERE o.order_id IS NOT NULL OR p.order_id IS NOT NULL;
+    SELECT coalesce(o.order_id, p.order_id), o.user_id, o.status, o.reason, o.version,
+           o.created_at, o.lines, p.command_id, p.reason, NULL::text, NULL::text
+    FROM (SELECT * FROM orders WHERE orders.order_id = ANY(order_ids)) AS o
+    FULL JOIN (SELECT * FROM pending_cancels WHERE pending_cancels.order_id = ANY(order_ids)) AS p
+        ON p.order_id = o.order_id;
     RETURN QUERY
     SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::timestamptz,
            NULL::json, NULL::text, NULL::text, i.command_id, i.fingerprint

@@ -89,6 +89,7 @@ pub(super) const UPDATE: &str =
                                $9::int8[])
           AS u(id, name, available, restocked, confirmed, cancelled, fence, expected, bump)
      WHERE p.product_id = u.id AND p.version = u.expected AND p.fence <= u.fence
+       AND p.product_id = ANY($1::text[])
      RETURNING p.product_id";
 
 /// Binds [`UPDATE`]'s parameters for `writes`.

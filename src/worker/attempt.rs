@@ -19,7 +19,7 @@ use crate::failpoint;
 use crate::lock::{HeldLocks, LockError};
 use crate::store::changes::{self, Changes};
 use crate::store::orders;
-use crate::store::{invalid, outbox, products, StoreError};
+use crate::store::{self, invalid, outbox, products, StoreError};
 
 pub(super) enum Retry {
     /// Try again; `relock` names products the next lock round must include.
@@ -201,7 +201,10 @@ impl Worker {
         let ids: Vec<String> = product_ids.iter().cloned().collect();
         // The cache read and the transaction's first round trip go out together: neither
         // needs the other, and each is a round trip on the unit's path.
-        let (stock, tx) = tokio::join!(self.read_stock(&ids, lease.as_ref()), conn.begin());
+        let (stock, tx) = tokio::join!(
+            self.read_stock(&ids, lease.as_ref()),
+            conn.begin_with(store::UNIT_BEGIN)
+        );
         let mut tx = tx.map_err(StoreError::from)?;
         let stock = stock?;
         steps.lap("read_stock_and_begin");

@@ -31,4 +31,5 @@ mod secrets;
 mod shutdown;
 mod tls;
 mod trace;
+mod unit_plans;
 mod worker;
