@@ -192,7 +192,7 @@ impl Worker {
     async fn under_lock(
         &self,
         conn: &mut PgConnection,
-        fresh: &[&Valid],
+        commands: &[&Valid],
         product_ids: &BTreeSet<String>,
         lease: &mut Option<Lease>,
     ) -> Result<Records, Retry> {
@@ -213,7 +213,7 @@ impl Worker {
             pending,
             inbox: known,
         } = self
-            .load_unit(&mut tx, fresh, product_ids, &mut steps)
+            .load_unit(&mut tx, commands, product_ids, &mut steps)
             .await?;
         let mut state = State {
             products: stock
@@ -227,7 +227,7 @@ impl Worker {
             pending_cancels: pending.clone(),
             inbox: known,
         };
-        let decided = decide_all(&mut state, fresh)?;
+        let decided = decide_all(&mut state, commands)?;
         let fences: BTreeMap<String, i64> = lease.as_ref().map_or_else(BTreeMap::new, |l| {
             ids.iter()
                 .filter_map(|id| Some((id.clone(), l.locks.fence(id)?)))
@@ -240,7 +240,7 @@ impl Worker {
         };
         let plan = plan::build(&before, &decided, &state, &fences, Utc::now());
         steps.lap("decide_and_plan");
-        if let Err(err) = write(&mut tx, &plan, fresh, &decided, &mut steps).await {
+        if let Err(err) = write(&mut tx, &plan, commands, &decided, &mut steps).await {
             drop(tx);
             return Err(self.after_failed_write(err, lease).await);
         }
@@ -251,13 +251,13 @@ impl Worker {
         failpoint::step("worker::before_commit")?;
         tx.commit().await.map_err(StoreError::from)?;
         steps.lap("commit");
-        self.stats.committed(fresh.len());
+        self.stats.committed(commands.len());
         failpoint::step("worker::after_commit_before_cache")?;
         self.cache_after_commit(&plan).await;
         steps.lap("cache_write");
-        steps.finish(fresh.len());
+        steps.finish(commands.len());
         remember_committed(lease, stock, &plan);
-        Ok(fresh
+        Ok(commands
             .iter()
             .zip(&decided)
             .map(|(v, d)| (v.index, record_of(&d.outcome)))
@@ -303,15 +303,15 @@ impl Worker {
     async fn load_unit(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        fresh: &[&Valid],
+        commands: &[&Valid],
         locked: &BTreeSet<String>,
         steps: &mut super::steps::Steps,
     ) -> Result<orders::UnitLoad, Retry> {
-        let order_ids: Vec<String> = fresh
+        let order_ids: Vec<String> = commands
             .iter()
             .filter_map(|v| order_id(&v.envelope.command))
             .collect();
-        let command_ids: Vec<String> = fresh
+        let command_ids: Vec<String> = commands
             .iter()
             .map(|v| v.envelope.command_id.clone())
             .collect();
@@ -391,9 +391,9 @@ fn order_id(command: &Command) -> Option<String> {
 }
 
 /// Step 4: the pure core decides each command in arrival order.
-fn decide_all<'v>(state: &mut State, fresh: &[&'v Valid]) -> Result<Vec<Decided<'v>>, Retry> {
-    let mut decided = Vec::with_capacity(fresh.len());
-    for v in fresh {
+fn decide_all<'v>(state: &mut State, commands: &[&'v Valid]) -> Result<Vec<Decided<'v>>, Retry> {
+    let mut decided = Vec::with_capacity(commands.len());
+    for v in commands {
         let before = touchable(state, &v.envelope);
         let outcome = domain::decide_fingerprinted(state, &v.envelope, &v.fingerprint)
             .map_err(|e| Retry::Stop(WorkerError::Failed(e.to_string())))?;
@@ -444,12 +444,12 @@ fn touchable(
 async fn write(
     tx: &mut PgConnection,
     plan: &Plan,
-    fresh: &[&Valid],
+    commands: &[&Valid],
     decided: &[Decided<'_>],
     steps: &mut super::steps::Steps,
 ) -> Result<(), StoreError> {
     let inbox = bugs::inbox_rows(tx, &plan.inbox).await?;
-    let traces: outbox::TraceParents = fresh
+    let traces: outbox::TraceParents = commands
         .iter()
         .filter_map(|v| Some((v.envelope.command_id.as_str(), v.traceparent.as_deref()?)))
         .collect();
@@ -468,7 +468,7 @@ async fn write(
     for order_id in &plan.forget_cancels {
         orders::forget_cancel(tx, order_id).await?;
     }
-    for (v, d) in fresh
+    for (v, d) in commands
         .iter()
         .zip(decided)
         .filter(|(_, d)| d.outcome == Outcome::Conflict)
@@ -571,7 +571,7 @@ mod tests {
         for p in ["p", "q", "r"] {
             state.products.insert(p.to_owned(), stock.clone());
         }
-        let commands = [
+        let bodies = [
             place("o1", "p", 2),
             place("o2", "q", 9),
             r#"{"version":1,"command_id":"cancel-o1","type":"CancelOrder","order_id":"o1"}"#
@@ -580,14 +580,14 @@ mod tests {
                 .to_owned(),
             place("o1", "p", 2),
         ];
-        let valid: Vec<Valid> = commands
+        let valid: Vec<Valid> = bodies
             .iter()
             .enumerate()
             .map(|(i, c)| valid(i, c))
             .collect();
-        let fresh: Vec<&Valid> = valid.iter().collect();
+        let commands: Vec<&Valid> = valid.iter().collect();
 
-        let decided = decide_all(&mut state, &fresh).unwrap_or_else(|_| panic!("decided"));
+        let decided = decide_all(&mut state, &commands).unwrap_or_else(|_| panic!("decided"));
 
         let changed: Vec<Vec<String>> = decided.into_iter().map(|d| d.changed_products).collect();
         let expected: Vec<Vec<String>> = vec![
