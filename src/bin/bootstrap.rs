@@ -28,6 +28,10 @@ use fulfil::telemetry::SpanFlush;
 use fulfil::worker::{Worker, WorkerSettings};
 use lambda_runtime::{service_fn, LambdaEvent};
 
+/// The allocator of every product binary (why: `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lambda passes no arguments: everything comes from the environment.
 #[derive(Debug, Parser)]
 struct WorkerEnv {

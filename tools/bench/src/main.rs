@@ -8,6 +8,11 @@ use clap::Parser;
 use fulfil::telemetry::{self, LogFormat};
 use fulfil_bench::BenchArgs;
 
+/// The product's allocator (`src/main.rs` says why): every path measured here runs in this
+/// process, so each gets the one the product ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks against the real services: our path versus the baselines, worker RSS, the
 /// pipeline end to end.
 #[derive(Debug, Parser)]
