@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use sqlx::{Postgres, Transaction};
 use tokio::sync::oneshot;
 
 use super::group::{GroupLimits, Queue, Unit};
@@ -31,9 +32,22 @@ pub(super) struct Lease {
     pub locks: HeldLocks,
     pub streak: u32,
     pub stock: BTreeMap<String, (Product, i64)>,
+    /// The next unit's transaction, begun while this lease's last unit committed (see
+    /// [`Worker::begin_ahead`]); rolled back if the lease is given back unused.
+    pub ahead: Option<Transaction<'static, Postgres>>,
 }
 
 impl Lease {
+    /// A lease just taken: first of its streak, nothing known or begun yet.
+    pub(super) fn new(locks: HeldLocks) -> Self {
+        Self {
+            locks,
+            streak: 0,
+            stock: BTreeMap::new(),
+            ahead: None,
+        }
+    }
+
     pub(super) fn products(&self) -> BTreeSet<String> {
         self.locks.product_ids().map(str::to_owned).collect()
     }
@@ -56,6 +70,11 @@ impl Dispatcher {
             queue: Mutex::new(Queue::default()),
             limits,
         }
+    }
+
+    /// Whether every one of `products` has commands waiting (a lease over them would be kept).
+    pub(super) fn wanted(&self, products: &BTreeSet<String>) -> bool {
+        self.queue().wanted(products)
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue<Pending>> {
@@ -150,11 +169,7 @@ impl Worker {
         match self.locks.try_acquire(&ids).await {
             Ok(Ok(locks)) => {
                 self.stats.lock_round();
-                let lease = Some(Lease {
-                    locks,
-                    streak: 0,
-                    stock: BTreeMap::new(),
-                });
+                let lease = Some(Lease::new(locks));
                 self.commit_and_answer(items, products, lease).await
             }
             Ok(Err(held)) => self.split_off(items, &held).await,

@@ -144,6 +144,10 @@ async fn concurrent_receives_on_one_product_share_commits_and_keep_the_lease_unt
         "a lease is kept across consecutive units: {} rounds for {commits} commits",
         figures.lock_rounds
     );
+    assert!(
+        figures.begun_ahead > 0,
+        "a kept lease's next unit starts in a transaction begun while the last committed: {figures:?}"
+    );
     let lock_key = format!("{}lock:{{p}}", w.key_prefix);
     eventually(
         Duration::from_secs(5),
@@ -159,6 +163,20 @@ async fn concurrent_receives_on_one_product_share_commits_and_keep_the_lease_unt
                     .expect("EXISTS");
                 (exists == 0).then_some(())
             }
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(5),
+        "the transaction begun ahead for a unit that never came rolled back",
+        || async {
+            let open: i64 = w
+                .count(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+                )
+                .await;
+            (open == 0).then_some(())
         },
     )
     .await;
