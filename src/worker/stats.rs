@@ -11,9 +11,8 @@ pub struct GroupFigures {
     pub commands_per_commit: Vec<usize>,
     /// Lock rounds taken (a kept lease is not a new round).
     pub lock_rounds: u64,
-    /// Units that started in a transaction their lease began ahead, while the unit before
-    /// them committed.
-    pub begun_ahead: u64,
+    /// Units that started on the connection their kept lease's previous unit committed on.
+    pub kept_connections: u64,
 }
 
 impl GroupFigures {
@@ -51,8 +50,8 @@ impl GroupStats {
         self.lock().lock_rounds += 1;
     }
 
-    pub fn begun_ahead(&self) {
-        self.lock().begun_ahead += 1;
+    pub fn kept_connection(&self) {
+        self.lock().kept_connections += 1;
     }
 
     /// Everything recorded so far; the counters start again from zero.
@@ -78,10 +77,10 @@ mod tests {
             stats.committed(n);
         }
         stats.lock_round();
-        stats.begun_ahead();
+        stats.kept_connection();
         let figures = stats.take();
         assert_eq!(figures.lock_rounds, 1);
-        assert_eq!(figures.begun_ahead, 1);
+        assert_eq!(figures.kept_connections, 1);
         assert!((figures.mean_per_commit() - 50.5).abs() < 1e-9);
         assert_eq!(figures.p99_per_commit(), 99);
         assert_eq!(stats.take(), GroupFigures::default());

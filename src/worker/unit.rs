@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use sqlx::{Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
 use tokio::sync::oneshot;
 
 use super::group::{GroupLimits, Queue, Unit};
@@ -32,19 +33,19 @@ pub(super) struct Lease {
     pub locks: HeldLocks,
     pub streak: u32,
     pub stock: BTreeMap<String, (Product, i64)>,
-    /// The next unit's transaction, begun while this lease's last unit committed (see
-    /// [`Worker::begin_ahead`]); rolled back if the lease is given back unused.
-    pub ahead: Option<Transaction<'static, Postgres>>,
+    /// The connection of this lease's last unit, kept for its next (see
+    /// [`Worker::keep_connection`]); back to the pool with the lease.
+    pub conn: Option<PoolConnection<Postgres>>,
 }
 
 impl Lease {
-    /// A lease just taken: first of its streak, nothing known or begun yet.
+    /// A lease just taken: first of its streak, no stock known, no connection kept yet.
     pub(super) fn new(locks: HeldLocks) -> Self {
         Self {
             locks,
             streak: 0,
             stock: BTreeMap::new(),
-            ahead: None,
+            conn: None,
         }
     }
 

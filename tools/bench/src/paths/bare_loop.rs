@@ -56,7 +56,7 @@ impl BareLoop {
         let figures = GroupFigures {
             commands_per_commit: groups.iter().map(|g| g.orders.len()).collect(),
             lock_rounds: groups.len() as u64,
-            begun_ahead: 0,
+            kept_connections: 0,
         };
         let started = Instant::now();
         let lanes = try_join_all(lanes(groups, loops).iter().map(|l| self.run_lane(l))).await?;
